@@ -1,0 +1,268 @@
+"""The record shapes every stage passes along, defined once.
+
+    Tool ──> Observation ──> Step/Trace ──> Task ──> Example ──> Judgement ──> Version
+
+Records are pydantic models. Content-addressed ones (Observation, Trace,
+Example) derive their id from a hash of their content, so identical content
+always has the same key. JSON Schemas for all of them are generated into
+``schemas/json/`` (``python -m schemas``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+
+from ._hashing import content_hash
+
+JSONValue = Any
+SideEffect = Literal["read", "write", "destructive"]
+TaskKind = Literal["single", "parallel", "multi_step", "multi_turn", "error_recovery", "no_call"]
+Writer = Literal["template", "llm"]
+Status = Literal["accepted", "rejected", "judge_error"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tool(_Record):
+    """A tool as a toolset lists it, with its side-effect class."""
+
+    toolset: str = Field(description="Name of the toolset (server) that provides the tool.")
+    name: str
+    description: str = ""
+    input_schema: dict[str, Any] = Field(description="JSON Schema of the arguments object.")
+    output_schema: dict[str, Any] | None = None
+    side_effect: SideEffect = Field(description="read, write or destructive.")
+    side_effect_source: str = Field(
+        description="Why: 'annotations', 'http-method', 'mcp-default' or 'override'."
+    )
+
+    def openai_schema(self) -> dict[str, Any]:
+        """The function definition chat templates and training formats expect."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.input_schema,
+        }
+
+
+class Observation(_Record):
+    """One executed call and exactly what came back, errors included."""
+
+    toolset: str
+    toolset_version: str | None = None
+    tool: str
+    arguments: dict[str, JSONValue]
+    output: JSONValue = None
+    is_error: bool = False
+    error: str | None = None
+    latency_ms: float = 0.0
+    started_at: _dt.datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def call_key(self) -> str:
+        """Hash of what was asked: the cache key of the call."""
+        return content_hash([self.toolset, self.toolset_version, self.tool, self.arguments])
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def observation_id(self) -> str:
+        """Hash of what was asked and what came back (not when, not how fast)."""
+        return content_hash(
+            [self.call_key, self.output, self.is_error, self.error]
+        )
+
+
+class ArgumentSource(_Record):
+    """Where one argument value came from: the user, or an earlier step's output."""
+
+    origin: Literal["user", "step"]
+    how: str = Field(
+        default="",
+        description="How exploration chose it: seed, schema-enum, schema-default, "
+        "schema-example, schema-type or pool.",
+    )
+    step: int | None = Field(default=None, description="Index of the earlier step (origin=step).")
+    pointer: str | None = Field(
+        default=None, description="JSON pointer into that step's output (origin=step)."
+    )
+
+
+class Step(_Record):
+    """One call in a trace, carrying its recorded output."""
+
+    toolset: str
+    tool: str
+    arguments: dict[str, JSONValue]
+    sources: dict[str, ArgumentSource]
+    observation_id: str
+    output: JSONValue = None
+    is_error: bool = False
+
+
+class Trace(_Record):
+    """Executed calls in order; later arguments may come from earlier outputs."""
+
+    steps: list[Step] = Field(min_length=1)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def trace_id(self) -> str:
+        return content_hash([s.model_dump(mode="json") for s in self.steps])
+
+    @property
+    def signature(self) -> str:
+        """The chain's shape: tools in order, e.g. 'country_info>timezone_at'."""
+        return ">".join(s.tool for s in self.steps)
+
+
+class Normaliser(_Record):
+    """How a checker compares a model's answer to the recorded value."""
+
+    kind: Literal["exact", "casefold", "number"] = "casefold"
+    tolerance: float = Field(default=0.0, ge=0, description="Relative tolerance for numbers.")
+
+
+class AnswerPointer(_Record):
+    step: int = Field(ge=0)
+    pointer: str = Field(description="RFC 6901 JSON pointer into the step's output.")
+
+
+class Answer(_Record):
+    """The answer as pointers into recorded outputs, plus the value they resolve to."""
+
+    pointers: list[AnswerPointer] = Field(min_length=1)
+    value: JSONValue
+    normaliser: Normaliser = Normaliser()
+
+
+class Task(_Record):
+    """What the user asks and what counts as the right answer."""
+
+    kind: TaskKind = "multi_step"
+    user_request: str = Field(min_length=1)
+    user_values: dict[str, JSONValue] = Field(
+        description="Values the user supplies in the request, by parameter name."
+    )
+    answer: Answer
+    final_message: str
+    writer: Writer
+    writer_model: str | None = None
+    writer_prompt_hash: str | None = Field(
+        default=None, description="Hash of the prompt the writer saw (information barrier)."
+    )
+    writer_note: str | None = Field(
+        default=None, description="Why this writer's text was used (e.g. a failed rewrite)."
+    )
+
+
+class Example(_Record):
+    """A candidate training example: the task, the trace that answers it, the tools offered."""
+
+    task: Task
+    trace: Trace
+    tools: list[Tool]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def example_id(self) -> str:
+        return content_hash(
+            [self.task.model_dump(mode="json"), self.trace.trace_id,
+             [t.model_dump(mode="json") for t in self.tools]]
+        )
+
+    @property
+    def task_key(self) -> str:
+        """Same trace and kind: the same task, whatever its phrasing."""
+        return content_hash([self.trace.trace_id, self.task.kind])
+
+
+class LeafResult(_Record):
+    """One rubric leaf's verdict on one example."""
+
+    node_id: str
+    kind: Literal["check", "judge"]
+    critical: bool = False
+    passed: bool | None = None
+    score: float | None = Field(default=None, ge=0, le=1)
+    p_yes: float | None = Field(default=None, ge=0, le=1)
+    coverage: float | None = Field(default=None, ge=0)
+    skipped: bool = False
+    reason: str = ""
+
+
+class Judgement(_Record):
+    """The rubric tree's verdict on one example."""
+
+    example_id: str
+    rubric_id: str
+    rubric_hash: str
+    status: Status
+    reason: str = ""
+    score: float | None = None
+    leaves: list[LeafResult]
+
+
+class RubricNode(BaseModel):
+    """A node of a rubric tree: a leaf (check or question) or an inner node."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_.-]+$")
+    description: str = ""
+    check: str | None = Field(default=None, description="Name of a deterministic check.")
+    question: str | None = Field(default=None, description="A yes/no question for the judge.")
+    critical: bool = False
+    weight: float = Field(default=1.0, ge=0)
+    threshold: float = Field(default=0.5, ge=0, le=1, description="Below it, a leaf fails.")
+    polarity: Literal["positive", "pitfall"] = "positive"
+    strategy: Literal["parallel", "sequential"] = "parallel"
+    children: list[RubricNode] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _leaf_or_inner(self) -> RubricNode:
+        has_leaf = (self.check is not None) + (self.question is not None)
+        if self.children and has_leaf:
+            raise ValueError(f"node {self.id!r} has children, so it takes no check or question")
+        if not self.children and has_leaf != 1:
+            raise ValueError(f"leaf {self.id!r} needs exactly one of 'check' or 'question'")
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return not self.children
+
+
+class Rubric(BaseModel):
+    """A rubric tree file (data/rubrics/*.yaml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    description: str = ""
+    min_score: float = Field(default=0.0, ge=0, le=1, description="Accept at or above.")
+    root: RubricNode
+
+    @property
+    def rubric_hash(self) -> str:
+        return content_hash(self.model_dump(mode="json"))
+
+
+class VersionInfo(_Record):
+    """A sealed dataset version as `backchain versions` shows it."""
+
+    dataset: str
+    version: int
+    version_id: str
+    parent_id: str | None
+    created_at: _dt.datetime
+    row_count: int
+    content_hash: str
+    run_id: str | None
+    message: str
+    tags: list[str]
