@@ -1,6 +1,50 @@
-"""Generators: toolsets, exploration, chains and back-chaining. They return records; they never open the database."""
+"""Generators: toolsets, exploration, chains, back-chaining and the model client.
 
+They return records; they never open the database.
+"""
+
+from ._backchain import (
+    LLMWriter,
+    answer_candidates,
+    choose_answer,
+    resolve_pointer,
+    template_task,
+    user_values,
+)
 from ._base import CallOutcome, Toolset
+from ._chains import build_traces
+from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
+from ._llm import ChatClient, ChatReply, Endpoint, ReplyCache
+from ._local_model import LocalModelServer, bundled_gguf
+from ._mcp import MCPToolset
+from ._openapi import OpenAPIToolset
+from ._python import PythonToolset
 from ._side_effects import classify_http, classify_mcp
 
-__all__ = ["CallOutcome", "Toolset", "classify_http", "classify_mcp"]
+__all__ = [
+    "CallOutcome",
+    "ChatClient",
+    "ChatReply",
+    "Endpoint",
+    "ExploreConfig",
+    "ExploredCall",
+    "Explorer",
+    "LLMWriter",
+    "LocalModelServer",
+    "MCPToolset",
+    "OpenAPIToolset",
+    "PythonToolset",
+    "ReplyCache",
+    "SkippedTool",
+    "Toolset",
+    "answer_candidates",
+    "build_traces",
+    "bundled_gguf",
+    "choose_answer",
+    "classify_http",
+    "classify_mcp",
+    "resolve_pointer",
+    "select_tools",
+    "template_task",
+    "user_values",
+]

@@ -1,0 +1,99 @@
+"""Chains: traces assembled from the provenance of explored calls.
+
+Every explored call knows which earlier observation (and JSON pointer) each of
+its pooled arguments came from. A trace for call C is C plus its ancestors in
+execution order, so a chain is a walk that actually happened: the later
+argument *is* the earlier output value, not a guess that it would fit.
+
+Selection prefers longer chains and chain shapes seen least often, so a small
+budget still covers many tools and edges.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+
+from schemas import ArgumentSource, Step, Trace
+
+from ._explore import ExploredCall
+
+
+def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: int) -> Trace | None:
+    """The trace ending in ``call``: its ancestors first, then the call. None if too long."""
+    ordered: list[ExploredCall] = []
+    seen: set[str] = set()
+
+    def visit(c: ExploredCall) -> bool:
+        oid = c.observation.observation_id
+        if oid in seen:
+            return True
+        for parent in c.parents.values():
+            p = by_obs.get(parent.observation_id)
+            if p is None or p.observation.is_error or not visit(p):
+                return False
+        seen.add(oid)
+        ordered.append(c)
+        return len(ordered) <= max_steps
+
+    if not visit(call) or len(ordered) > max_steps:
+        return None
+    index = {c.observation.observation_id: i for i, c in enumerate(ordered)}
+    steps = []
+    for c in ordered:
+        sources = dict(c.sources)
+        for param, parent in c.parents.items():
+            sources[param] = ArgumentSource(
+                origin="step", how="pool", step=index[parent.observation_id], pointer=parent.pointer
+            )
+        obs = c.observation
+        steps.append(
+            Step(
+                toolset=obs.toolset,
+                tool=obs.tool,
+                arguments=obs.arguments,
+                sources=sources,
+                observation_id=obs.observation_id,
+                output=obs.output,
+                is_error=obs.is_error,
+            )
+        )
+    return Trace(steps=steps)
+
+
+def build_traces(
+    calls: Sequence[ExploredCall], *, limit: int, max_steps: int = 4, seed: int = 0
+) -> list[Trace]:
+    """Up to ``limit`` distinct traces ending in successful calls, multi-step chains first."""
+    by_obs: dict[str, ExploredCall] = {}
+    for c in calls:
+        by_obs.setdefault(c.observation.observation_id, c)
+    traces: dict[str, Trace] = {}
+    for c in calls:
+        if c.observation.is_error or c.observation.output in (None, "", [], {}):
+            continue
+        trace = trace_for(c, by_obs, max_steps)
+        if trace is not None:
+            traces.setdefault(trace.trace_id, trace)
+    rng = random.Random(seed)
+    pool = list(traces.values())
+    rng.shuffle(pool)
+    chosen: list[Trace] = []
+    shapes: Counter[str] = Counter()
+    tools_used: Counter[str] = Counter()
+    while pool and len(chosen) < limit:
+        # Longest chains first; among equals, the least-seen shape and tools.
+        def rank(t: Trace) -> tuple[int, int, int]:
+            return (
+                shapes[t.signature],
+                -min(len(t.steps), max_steps),
+                sum(tools_used[s.tool] for s in t.steps),
+            )
+
+        best = min(pool, key=rank)
+        pool.remove(best)
+        chosen.append(best)
+        shapes[best.signature] += 1
+        tools_used.update(s.tool for s in best.steps)
+    return chosen

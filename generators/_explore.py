@@ -1,0 +1,332 @@
+"""Exploration: choose arguments, execute calls, record what came back.
+
+Arguments come from, in order of preference for a parameter:
+- the value pool: scalar values seen in earlier successful outputs, matched to
+  a parameter by name (``latitude`` feeds ``latitude``; ``timezone`` feeds
+  ``source_timezone``) and accepted by the parameter's JSON Schema. A call made
+  this way is a link in a chain: its step records the earlier observation and
+  the JSON pointer the value came from;
+- values the user seeded (``--value NAME=VALUE``);
+- the schema itself: enum members, default, examples.
+A tool whose required parameters have no candidate yet waits for a later round,
+when the pool may have one. Identical calls are made once.
+
+Only tools the side-effect policy allows are called (see `select_tools`).
+Every call becomes an `Observation`, errors and timeouts included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import random
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from schemas import ArgumentSource, Observation, Tool, call_key
+
+from ._base import Toolset
+
+_MAX_POOL_STRING = 120
+_POOL_PER_KEY = 40
+
+
+@dataclass(frozen=True)
+class SkippedTool:
+    """A tool exploration will not call, and why."""
+
+    toolset: str
+    tool: str
+    reason: str
+
+
+def select_tools(
+    tools: Iterable[Tool], *, allow_writes: bool = False, allow: Iterable[str] = ()
+) -> tuple[list[Tool], list[SkippedTool]]:
+    """Split tools into those exploration may call and those it must skip.
+
+    Read tools are always allowed. Write tools need ``allow_writes``. A destructive
+    tool (including an MCP tool without annotations, per the spec's defaults) needs
+    its name in ``allow``, which admits any tool whatever its class.
+    """
+    allowed_names = set(allow)
+    callable_: list[Tool] = []
+    skipped: list[SkippedTool] = []
+    for tool in tools:
+        if tool.name in allowed_names or f"{tool.toolset}.{tool.name}" in allowed_names:
+            callable_.append(tool)
+        elif tool.side_effect == "read":
+            callable_.append(tool)
+        elif tool.side_effect == "write" and allow_writes:
+            callable_.append(tool)
+        else:
+            source = {
+                "annotations": "its MCP annotations",
+                "mcp-default": "it has no MCP annotations (spec default: possibly destructive)",
+                "http-method": "its HTTP method",
+                "override": "the configuration",
+            }.get(tool.side_effect_source, tool.side_effect_source)
+            needed = "--allow-writes" if tool.side_effect == "write" else f"--allow {tool.name}"
+            skipped.append(
+                SkippedTool(tool.toolset, tool.name, f"{tool.side_effect} by {source}; pass {needed}")
+            )
+    return callable_, skipped
+
+
+@dataclass(frozen=True)
+class PoolValue:
+    """A scalar seen in an output: where it was (observation, pointer) and under which key."""
+
+    value: Any
+    key: str
+    observation_id: str
+    pointer: str
+
+
+_Option = tuple[Any, ArgumentSource, "PoolValue | None"]
+
+
+@dataclass(frozen=True)
+class ExploredCall:
+    """An executed call with, for each argument, where its value came from."""
+
+    observation: Observation
+    sources: Mapping[str, ArgumentSource]
+    parents: Mapping[str, PoolValue]  # argument name -> pool value, for origin "step"
+    depth: int
+
+
+@dataclass
+class ExploreConfig:
+    """Budget and policy for one exploration."""
+
+    max_calls: int = 120
+    rounds: int = 4
+    calls_per_tool_per_round: int = 3
+    concurrency: int = 4
+    call_timeout: float = 30.0
+    seed: int = 0
+    values: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def iter_scalars(value: Any, pointer: str = "", key: str = "") -> Iterable[tuple[str, str, Any]]:
+    """(pointer, key, scalar) for every string or number leaf; list items keep the list's key."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from iter_scalars(v, f"{pointer}/{_escape(str(k))}", str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from iter_scalars(v, f"{pointer}/{i}", key)
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        yield pointer, key, value
+
+
+def _tokens(name: str) -> set[str]:
+    return {t for t in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()) if t}
+
+
+def names_match(param: str, key: str) -> bool:
+    """Same name, or the key's words all appear in the parameter's (timezone -> source_timezone)."""
+    if not key:
+        return False
+    if param == key:
+        return True
+    kt, pt = _tokens(key), _tokens(param)
+    return bool(kt) and kt <= pt and len(kt) >= 1 and len("".join(kt)) >= 4
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self._by_key: dict[str, list[PoolValue]] = defaultdict(list)
+
+    def add(self, observation: Observation) -> None:
+        if observation.is_error:
+            return
+        # An output that echoes the call's own input is no new information: a
+        # "chain" through it would only pass the user's value along.
+        echoed = {repr(v) for _, _, v in iter_scalars(observation.arguments)}
+        for pointer, key, value in iter_scalars(observation.output):
+            if isinstance(value, str) and (not value.strip() or len(value) > _MAX_POOL_STRING):
+                continue
+            if repr(value) in echoed:
+                continue
+            bucket = self._by_key[key]
+            if any(p.value == value for p in bucket) or len(bucket) >= _POOL_PER_KEY:
+                continue
+            bucket.append(PoolValue(value, key, observation.observation_id, pointer))
+
+    def candidates(self, param: str, validator: Draft202012Validator) -> list[PoolValue]:
+        out = []
+        for key, bucket in self._by_key.items():
+            if names_match(param, key):
+                out.extend(p for p in bucket if validator.is_valid(p.value))
+        return out
+
+
+def _schema_values(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    values: list[tuple[Any, str]] = []
+    for v in schema.get("enum") or []:
+        values.append((v, "schema-enum"))
+    if "default" in schema and schema["default"] is not None:
+        values.append((schema["default"], "schema-default"))
+    for v in schema.get("examples") or []:
+        values.append((v, "schema-example"))
+    if "const" in schema:
+        values.append((schema["const"], "schema-enum"))
+    return values
+
+
+class Explorer:
+    """Runs rounds of calls over the allowed tools of several toolsets."""
+
+    def __init__(
+        self,
+        toolsets: Mapping[str, Toolset],
+        tools: Sequence[Tool],
+        config: ExploreConfig,
+    ) -> None:
+        self.toolsets = toolsets
+        self.tools = list(tools)
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.pool = _Pool()
+        self.calls: list[ExploredCall] = []
+        self._seen_keys: set[str] = set()
+        self._depth: dict[str, int] = {}
+        self._semaphores = {name: asyncio.Semaphore(config.concurrency) for name in toolsets}
+
+    # -- argument choice -------------------------------------------------
+    def _options(self, tool: Tool, param: str, schema: Mapping[str, Any]) -> list[_Option]:
+        validator = Draft202012Validator(dict(schema))
+        options: list[_Option] = []
+        for pv in self.pool.candidates(param, validator):
+            options.append((pv.value, ArgumentSource(origin="step", how="pool"), pv))
+        for v in self.config.values.get(param, ()):
+            if validator.is_valid(v):
+                options.append((v, ArgumentSource(origin="user", how="seed"), None))
+        for v, how in _schema_values(schema):
+            if validator.is_valid(v):
+                options.append((v, ArgumentSource(origin="user", how=how), None))
+        return options
+
+    def _propose(
+        self, tool: Tool, prefer_pool: bool
+    ) -> tuple[dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]] | None:
+        """Arguments for one call, or None while a required parameter has no candidate.
+
+        With ``prefer_pool``, one earlier observation is picked as the anchor and
+        supplies every parameter it can (latitude *and* longitude of the same
+        place), so chains stay coherent; other parameters come from the user
+        side (seeds, schema) when possible.
+        """
+        props: Mapping[str, Any] = tool.input_schema.get("properties") or {}
+        required = set(tool.input_schema.get("required") or [])
+        options = {p: self._options(tool, p, props[p]) for p in sorted(props)}
+        if any(not options[p] for p in required if p in options):
+            return None  # wait until the pool has a value for it
+        anchored: dict[str, _Option] = {}
+        if prefer_pool:
+            cover: dict[str, dict[str, _Option]] = defaultdict(dict)
+            for param, opts in options.items():
+                for opt in opts:
+                    pv = opt[2]
+                    if pv is None or param in cover[pv.observation_id]:
+                        continue
+                    # one output value fills one parameter: no "from X to X"
+                    if all(o[2] is not pv for o in cover[pv.observation_id].values()):
+                        cover[pv.observation_id][param] = opt
+            if cover:
+                best = max(len(v) for v in cover.values())
+                anchor = self.rng.choice(sorted(oid for oid, v in cover.items() if len(v) == best))
+                anchored = cover[anchor]
+        args: dict[str, Any] = {}
+        sources: dict[str, ArgumentSource] = {}
+        parents: dict[str, PoolValue] = {}
+        for param, opts in options.items():
+            if param in anchored:
+                choice = anchored[param]
+            else:
+                if not opts or (param not in required and param not in self.config.values):
+                    continue  # optional: only when the anchor or the user supplies it
+                user_side = [o for o in opts if o[2] is None]
+                choice = self.rng.choice(user_side or opts)
+            value, source, parent = choice
+            args[param] = value
+            sources[param] = source
+            if parent is not None:
+                parents[param] = parent
+        return args, sources, parents
+
+    # -- execution ---------------------------------------------------------
+    async def _execute(self, tool: Tool, args: dict[str, Any]) -> Observation:
+        toolset = self.toolsets[tool.toolset]
+        started = _dt.datetime.now(_dt.timezone.utc)
+        t0 = time.perf_counter()
+        async with self._semaphores[tool.toolset]:
+            try:
+                outcome = await asyncio.wait_for(toolset.call(tool.name, args), self.config.call_timeout)
+                output, is_error, error = outcome.output, outcome.is_error, outcome.error
+            except asyncio.TimeoutError:
+                output, is_error, error = None, True, f"timed out after {self.config.call_timeout:g} s"
+        return Observation(
+            toolset=tool.toolset,
+            toolset_version=toolset.version,
+            tool=tool.name,
+            arguments=args,
+            output=output,
+            is_error=is_error,
+            error=error,
+            latency_ms=round((time.perf_counter() - t0) * 1000, 3),
+            started_at=started,
+        )
+
+    async def run_round(self, round_index: int) -> list[ExploredCall]:
+        """One round: propose up to N new calls per tool, execute them concurrently."""
+        planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]]] = []
+        budget = self.config.max_calls - len(self.calls)
+        for tool in self.rng.sample(self.tools, len(self.tools)):
+            made = 0
+            for attempt in range(self.config.calls_per_tool_per_round * 4):
+                if made >= self.config.calls_per_tool_per_round or len(planned) >= budget:
+                    break
+                proposal = self._propose(tool, prefer_pool=round_index > 0 or attempt % 2 == 1)
+                if proposal is None:
+                    break
+                args, sources, parents = proposal
+                key = call_key(tool.toolset, self.toolsets[tool.toolset].version, tool.name, args)
+                if key in self._seen_keys:
+                    continue
+                self._seen_keys.add(key)
+                planned.append((tool, args, sources, parents))
+                made += 1
+        observations = await asyncio.gather(*(self._execute(t, a) for t, a, _, _ in planned))
+        new_calls = []
+        for (tool, args, sources, parents), obs in zip(planned, observations):
+            depth = 1 + max((self._depth.get(p.observation_id, 0) for p in parents.values()), default=-1)
+            self._depth.setdefault(obs.observation_id, depth)
+            call = ExploredCall(obs, sources, parents, depth)
+            new_calls.append(call)
+            self.pool.add(obs)
+        self.calls.extend(new_calls)
+        return new_calls
+
+    async def run(self, on_round: Any = None) -> list[ExploredCall]:
+        for r in range(self.config.rounds):
+            if len(self.calls) >= self.config.max_calls:
+                break
+            new = await self.run_round(r)
+            if on_round is not None:
+                on_round(r, new)
+            if not new:
+                break
+        return self.calls
