@@ -1,1 +1,32 @@
-"""placeholder"""
+"""Validators: schema, replay, provenance and leakage checks, rubric trees, the judge.
+
+They return records (LeafResult, Judgement); they never open the database.
+"""
+
+from ._checks import CHECKS, CheckContext, CheckResult
+from ._judge import Judge, JudgeScore, judge_context, score_from_logprobs, yes_no_mass
+from ._replay import ReplayReport, ReplayResult, diff_pointers, replay_steps
+from ._rubric import RUBRIC_DIR, evaluate, load_rubric
+from ._text import answer_in_text, normalise_text, value_in_text, values_equal
+
+__all__ = [
+    "CHECKS",
+    "CheckContext",
+    "CheckResult",
+    "Judge",
+    "JudgeScore",
+    "RUBRIC_DIR",
+    "ReplayReport",
+    "ReplayResult",
+    "answer_in_text",
+    "diff_pointers",
+    "evaluate",
+    "judge_context",
+    "load_rubric",
+    "normalise_text",
+    "replay_steps",
+    "score_from_logprobs",
+    "value_in_text",
+    "values_equal",
+    "yes_no_mass",
+]

@@ -1,0 +1,178 @@
+"""Deterministic checks: the facts the recorded observations decide.
+
+Each check takes an example (and the run's replay report) and returns
+(passed, reason). They run before any judge question, cheapest first, and a
+judge never overrules them. A rubric leaf names a check by its key in `CHECKS`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from generators import resolve_pointer
+from schemas import Example, call_key
+
+from ._replay import ReplayReport
+from ._text import normalise_text, value_in_text, values_equal
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    reason: str = ""
+
+
+@dataclass
+class CheckContext:
+    """What checks may consult beyond the example itself."""
+
+    replay: ReplayReport | None = None
+    toolset_versions: dict[str, str | None] = field(default_factory=dict)
+
+
+Check = Callable[[Example, CheckContext], CheckResult]
+
+
+def _where(example: Example, k: int) -> str:
+    return f"step {k + 1} ({example.trace.steps[k].tool})"
+
+
+def check_writer(example: Example, ctx: CheckContext) -> CheckResult:
+    """The writer's reply was usable (valid JSON of the asked shape)."""
+    err = example.task.writer_error
+    return CheckResult(err is None, f"{example.task.writer} writer: {err}" if err else "")
+
+
+def check_arguments_schema(example: Example, ctx: CheckContext) -> CheckResult:
+    """Every call's arguments validate against its tool's input schema."""
+    tools = {(t.toolset, t.name): t for t in example.tools}
+    for k, step in enumerate(example.trace.steps):
+        tool = tools.get((step.toolset, step.tool))
+        if tool is None:
+            return CheckResult(False, f"{_where(example, k)}: tool is not among the offered tools")
+        try:
+            error = next(iter(Draft202012Validator(tool.input_schema).iter_errors(step.arguments)), None)
+        except SchemaError as exc:
+            return CheckResult(False, f"{_where(example, k)}: tool schema is invalid: {exc.message}")
+        if error is not None:
+            path = "/".join(str(p) for p in error.absolute_path)
+            return CheckResult(False, f"{_where(example, k)}: arguments{'/' + path if path else ''}: {error.message}")
+    return CheckResult(True)
+
+
+def check_calls_succeeded(example: Example, ctx: CheckContext) -> CheckResult:
+    """No call in the trace returned an error (error-recovery tasks come later)."""
+    for k, step in enumerate(example.trace.steps):
+        if step.is_error:
+            return CheckResult(False, f"{_where(example, k)}: the call returned an error")
+    return CheckResult(True)
+
+
+def check_provenance(example: Example, ctx: CheckContext) -> CheckResult:
+    """Every argument is in the user's text or is an earlier step's recorded output."""
+    request = example.task.user_request
+    steps = example.trace.steps
+    for k, step in enumerate(steps):
+        for param, value in step.arguments.items():
+            source = step.sources.get(param)
+            if source is None:
+                return CheckResult(False, f"{_where(example, k)}: argument {param!r} has no recorded source")
+            if source.origin == "user":
+                if source.how == "schema-default" or value_in_text(value, request):
+                    continue
+                return CheckResult(
+                    False, f"{_where(example, k)}: argument {param}={value!r} is not in the user request"
+                )
+            if source.step is None or source.pointer is None or not 0 <= source.step < k:
+                return CheckResult(False, f"{_where(example, k)}: argument {param!r} points at no earlier step")
+            try:
+                earlier = resolve_pointer(steps[source.step].output, source.pointer)
+            except KeyError:
+                return CheckResult(
+                    False, f"{_where(example, k)}: argument {param!r}: pointer {source.pointer} does not resolve"
+                )
+            if earlier != value:
+                return CheckResult(
+                    False,
+                    f"{_where(example, k)}: argument {param}={value!r} differs from step "
+                    f"{source.step + 1} output {earlier!r}",
+                )
+    return CheckResult(True)
+
+
+def check_leakage(example: Example, ctx: CheckContext) -> CheckResult:
+    """The answer is not already in the user's request."""
+    if value_in_text(example.task.answer.value, example.task.user_request):
+        return CheckResult(False, f"the answer {example.task.answer.value!r} appears in the user request")
+    return CheckResult(True)
+
+
+def check_answer_pointers(example: Example, ctx: CheckContext) -> CheckResult:
+    """Each answer pointer resolves in the recorded outputs to the answer value."""
+    answer = example.task.answer
+    steps = example.trace.steps
+    for ptr in answer.pointers:
+        if ptr.step >= len(steps):
+            return CheckResult(False, f"answer pointer names step {ptr.step + 1}, the trace has {len(steps)}")
+        try:
+            found = resolve_pointer(steps[ptr.step].output, ptr.pointer)
+        except KeyError:
+            return CheckResult(False, f"answer pointer {ptr.pointer} does not resolve in step {ptr.step + 1}")
+        if not values_equal(answer.value, found, answer.normaliser):
+            return CheckResult(False, f"answer {answer.value!r} != recorded {found!r} at {ptr.pointer}")
+    return CheckResult(True)
+
+
+def check_no_tool_names(example: Example, ctx: CheckContext) -> CheckResult:
+    """The request does not name a tool (it should ask for an outcome, not a function)."""
+    text = normalise_text(example.task.user_request)
+    for step in example.trace.steps:
+        name = step.tool.casefold()
+        if ("_" in name or len(name) > 3) and re.search(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", text):
+            return CheckResult(False, f"the request names the tool {step.tool!r}")
+    return CheckResult(True)
+
+
+def check_replay(example: Example, ctx: CheckContext) -> CheckResult:
+    """Re-executed calls return the same values wherever the task depends on them."""
+    if ctx.replay is None:
+        return CheckResult(False, "no replay was run")
+    steps = example.trace.steps
+    used: dict[int, set[str]] = {}
+    for step in steps:
+        for source in step.sources.values():
+            if source.origin == "step" and source.step is not None and source.pointer is not None:
+                used.setdefault(source.step, set()).add(source.pointer)
+    for ptr in example.task.answer.pointers:
+        used.setdefault(ptr.step, set()).add(ptr.pointer)
+    for k, step in enumerate(steps):
+        key = call_key(step.toolset, ctx.toolset_versions.get(step.toolset), step.tool, step.arguments)
+        result = ctx.replay.results.get(key)
+        if result is None:
+            return CheckResult(False, f"{_where(example, k)}: was not replayed")
+        if result.error:
+            return CheckResult(False, f"{_where(example, k)}: {result.error}")
+        for pointer in used.get(k, ()):
+            if any(d == "/" or pointer == d or pointer.startswith(d + "/") or d.startswith(pointer + "/")
+                   for d in result.differing):
+                return CheckResult(
+                    False, f"{_where(example, k)}: volatile: {pointer} changed when the call was replayed"
+                )
+    return CheckResult(True)
+
+
+CHECKS: dict[str, Check] = {
+    "answer_pointers": check_answer_pointers,
+    "arguments_schema": check_arguments_schema,
+    "calls_succeeded": check_calls_succeeded,
+    "leakage": check_leakage,
+    "no_tool_names": check_no_tool_names,
+    "provenance": check_provenance,
+    "replay": check_replay,
+    "writer": check_writer,
+}
