@@ -1,0 +1,175 @@
+"""The OpenAI-compatible client and the LLM writer against real servers.
+
+The llama.cpp server with the bundled GGUF answers real completions; a small
+HTTP server on 127.0.0.1 produces 503s, which llama.cpp cannot be made to send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from generators import ChatClient, Endpoint, LLMWriter, LocalModelServer, template_task
+from generators._local_model import free_port
+from schemas import (
+    Answer,
+    AnswerPointer,
+    ArgumentSource,
+    ModelUnavailable,
+    Step,
+    Trace,
+)
+
+
+def test_flavor_json_constraint_and_logprobs(llama_endpoint: Endpoint) -> None:
+    async def go() -> None:
+        async with ChatClient(llama_endpoint) as client:
+            assert await client.flavor() == "llama.cpp"
+            schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+            reply = await client.chat([{"role": "user", "content": "Name a city in France as JSON."}],
+                                      max_tokens=40, json_schema=schema)
+            assert isinstance(json.loads(reply.text)["city"], str)
+            one = await client.chat([{"role": "user", "content": "Is water wet? Answer yes or no."}],
+                                    max_tokens=1, top_logprobs=5)
+            assert one.top_logprobs and all(lp <= 0 for lp in one.top_logprobs.values())
+            assert client.requests == 2 and client.prompt_tokens > 0
+
+    asyncio.run(go())
+
+
+def test_reply_cache_answers_identical_requests(llama_endpoint: Endpoint) -> None:
+    class DictCache:
+        def __init__(self) -> None:
+            self.data: dict[str, dict[str, Any]] = {}
+
+        def get_reply(self, key: str) -> dict[str, Any] | None:
+            return self.data.get(key)
+
+        def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
+            self.data[key] = reply
+
+    async def go() -> None:
+        cache = DictCache()
+        async with ChatClient(llama_endpoint, cache=cache) as client:
+            messages = [{"role": "user", "content": "Say hi."}]
+            first = await client.chat(messages, max_tokens=4)
+            second = await client.chat(messages, max_tokens=4)
+            assert not first.cached and second.cached and first.text == second.text
+            assert client.requests == 1
+            await client.chat(messages, max_tokens=5)  # a different input is a different key
+            assert client.requests == 2 and len(cache.data) == 2
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def flaky_server() -> Iterator[tuple[str, list[int]]]:
+    """Answers 503 twice, then a valid completion; records each status it sent."""
+    sent: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self._reply(200, {"data": [{"id": "m", "owned_by": "someone"}]})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            if sum(1 for s in sent if s == 503) < 2:
+                self._reply(503, {"error": "busy"})
+            else:
+                self._reply(200, {"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": 3}})
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            sent.append(status)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", sent
+    server.shutdown()
+    server.server_close()
+
+
+def test_503_is_retried_then_succeeds(flaky_server: tuple[str, list[int]]) -> None:
+    url, sent = flaky_server
+
+    async def go() -> str:
+        async with ChatClient(Endpoint(url, "m"), attempts=4) as client:
+            assert await client.flavor() == "openai"
+            return (await client.chat([{"role": "user", "content": "x"}])).text
+
+    assert asyncio.run(go()) == "ok"
+    assert [s for s in sent if s != 200] == [503, 503]
+
+
+def test_unreachable_endpoint_is_model_unavailable() -> None:
+    async def go() -> None:
+        async with ChatClient(Endpoint(f"http://127.0.0.1:{free_port()}/v1", "m"), attempts=2) as client:
+            await client.chat([{"role": "user", "content": "x"}])
+
+    with pytest.raises(ModelUnavailable) as info:
+        asyncio.run(go())
+    assert "127.0.0.1" in str(info.value) and "2 attempts" in str(info.value)
+
+
+def test_local_model_server_stops_its_process() -> None:
+    server = LocalModelServer()
+    endpoint = server.start()
+    proc = server._proc
+    assert proc is not None and proc.poll() is None
+    server.stop()
+    assert proc.poll() is not None
+
+    async def go() -> None:
+        async with ChatClient(endpoint, attempts=1) as client:
+            await client.chat([{"role": "user", "content": "x"}], max_tokens=1)
+
+    with pytest.raises(ModelUnavailable):
+        asyncio.run(go())
+
+
+def _trace() -> Trace:
+    return Trace(steps=[
+        Step(toolset="builtin", tool="country_info", arguments={"country": "France"},
+             sources={"country": ArgumentSource(origin="user", how="schema-example")},
+             observation_id="o1", output={"latitude": 48.85, "longitude": 2.35, "capital": "Paris"}),
+        Step(toolset="builtin", tool="timezone_at", arguments={"latitude": 48.85, "longitude": 2.35},
+             sources={"latitude": ArgumentSource(origin="step", how="pool", step=0, pointer="/latitude"),
+                      "longitude": ArgumentSource(origin="step", how="pool", step=0, pointer="/longitude")},
+             observation_id="o2", output={"timezone": "Europe/Paris"}),
+    ])
+
+
+def test_template_and_llm_writer_record_who_wrote_it(llama_endpoint: Endpoint) -> None:
+    trace = _trace()
+    answer = Answer(pointers=[AnswerPointer(step=1, pointer="/timezone")], value="Europe/Paris")
+    draft = template_task(trace, answer)
+    assert draft.writer == "template" and draft.kind == "multi_step"
+    assert "France" in draft.user_request and "Europe/Paris" not in draft.user_request
+    assert draft.user_values == {"country": "France"}
+
+    async def go():
+        async with ChatClient(llama_endpoint) as client:
+            return await LLMWriter(client).rewrite(draft, seed=1)
+
+    task = asyncio.run(go())
+    assert task.writer == "llm" and task.writer_model == llama_endpoint.model
+    assert task.writer_prompt_hash and len(task.writer_prompt_hash) == 32
+    assert task.answer == draft.answer and task.user_request
+    # The plumbing model may or may not produce usable JSON; either way it is recorded.
+    if task.writer_error is None:
+        assert task.user_request != "(empty reply)"
