@@ -1,1 +1,28 @@
-"""placeholder"""
+"""The project's DuckDB store: tables, public views, versions, tags and caches.
+
+``Store`` is the only thing in backchain that opens the database. Public names:
+
+* ``Store``: open a file, write records, seal and tag versions, read them back,
+  run read-only SQL, cache model replies.
+* ``parse_ref``: ``"flights@3"`` -> ``("flights", "3")``.
+* ``DEFAULT_DB`` / ``default_db_path()``: where the file lives (``BACKCHAIN_DB``).
+* ``quote_identifier``: the one way identifiers are put into SQL.
+* ``CONTRACT_COLUMNS``: the public views and their columns, for docs and tests.
+"""
+
+from ._migrations import MIGRATIONS, latest_version
+from ._refs import DB_ENV_VAR, DEFAULT_DB, default_db_path, parse_ref
+from ._sql import CONTRACT_COLUMNS, quote_identifier
+from ._store import Store
+
+__all__ = [
+    "CONTRACT_COLUMNS",
+    "DB_ENV_VAR",
+    "DEFAULT_DB",
+    "MIGRATIONS",
+    "Store",
+    "default_db_path",
+    "latest_version",
+    "parse_ref",
+    "quote_identifier",
+]

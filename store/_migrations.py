@@ -1,0 +1,122 @@
+"""Numbered schema migrations, recorded in the database they changed.
+
+Each migration is a function ``mNNN_name(con)``; its number is its schema
+version. ``_migrations(version, name, applied_at)`` records which ran. Opening a
+store for writing applies every pending migration in one transaction, so a file
+is always at a schema version the code knows, never half-way between two.
+
+Opening refuses, without writing anything, a file whose recorded version is
+newer than the newest migration here (it was written by a newer backchain), or
+which records a migration this code does not know. A read-only open cannot
+migrate, so it refuses a file that still has migrations pending.
+
+To change the schema: add ``m002_what_changed`` below, append it to
+``MIGRATIONS``, never edit one that has shipped. Views and macros are recreated
+with ``CREATE OR REPLACE`` in the migration that changes them.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from schemas import SchemaVersionError
+
+from ._connection import first_row
+from ._sql import MACROS, TABLES, VIEWS
+
+Migration = Callable[[duckdb.DuckDBPyConnection], None]
+
+_MIGRATIONS_DDL = """
+    CREATE TABLE IF NOT EXISTS _migrations (
+        version    INTEGER PRIMARY KEY,
+        name       VARCHAR NOT NULL,
+        applied_at TIMESTAMPTZ NOT NULL
+    )
+"""
+
+
+def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables, the public views and the dataset_rows macro."""
+    for statement in (*TABLES, *VIEWS, *MACROS):
+        con.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_initial,)
+
+
+def migration_number(migration: Migration) -> int:
+    """``m001_initial`` -> 1."""
+    match = re.fullmatch(r"m(\d{3})_[a-z0-9_]+", migration.__name__)
+    if match is None:
+        raise ValueError(f"migration {migration.__name__!r} is not named mNNN_description")
+    return int(match.group(1))
+
+
+def latest_version() -> int:
+    """The schema version this code writes."""
+    return migration_number(MIGRATIONS[-1])
+
+
+def applied(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    """Recorded migrations {version: name}; empty for a blank file."""
+    exists = first_row(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_migrations' "
+        "AND schema_name = 'main' AND database_name = current_database()"
+    ))
+    if not exists or not exists[0]:
+        return {}
+    rows = con.execute("SELECT version, name FROM _migrations ORDER BY version").fetchall()
+    return {int(v): str(n) for v, n in rows}
+
+
+def check_known(con: duckdb.DuckDBPyConnection, path: Path) -> dict[int, str]:
+    """Raise SchemaVersionError if the file records migrations this code lacks."""
+    done = applied(con)
+    known = {migration_number(m): m.__name__ for m in MIGRATIONS}
+    newest = latest_version()
+    unknown = {v: n for v, n in done.items() if known.get(v) != n}
+    if done and max(done) > newest:
+        raise SchemaVersionError(
+            f"database {path} has schema version {max(done)}, newer than the {newest} this "
+            "backchain knows; upgrade backchain (pip install -U backchain) or point --db / "
+            "BACKCHAIN_DB at another file. The file was not changed."
+        )
+    if unknown:
+        listed = ", ".join(f"{v}:{n}" for v, n in sorted(unknown.items()))
+        raise SchemaVersionError(
+            f"database {path} records migrations this backchain does not know ({listed}); "
+            "it was written by another backchain build. The file was not changed."
+        )
+    return done
+
+
+def pending(con: duckdb.DuckDBPyConnection, path: Path) -> list[Migration]:
+    """Migrations not yet applied, oldest first (after ``check_known``)."""
+    done = check_known(con, path)
+    return [m for m in MIGRATIONS if migration_number(m) not in done]
+
+
+def apply_pending(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Apply pending migrations in one transaction; return their names."""
+    todo = pending(con, path)
+    if not todo:
+        return []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(_MIGRATIONS_DDL)
+        for migration in todo:
+            migration(con)
+            con.execute(
+                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                [migration_number(migration), migration.__name__, _dt.datetime.now(_dt.UTC)],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return [m.__name__ for m in todo]
