@@ -12,12 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._export_rows import ExportManifest, TrlSftRow, VerlRow
 from ._records import Example, Judgement, Observation, Rubric, Tool, Trace, VersionInfo
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
 RECORD_MODELS: dict[str, type[BaseModel]] = {
     "example": Example,
+    "export-manifest": ExportManifest,
+    "export-trl-sft": TrlSftRow,
+    "export-verl": VerlRow,
     "judgement": Judgement,
     "observation": Observation,
     "rubric": Rubric,

@@ -27,6 +27,14 @@ Status = Literal["accepted", "rejected", "judge_error"]
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: Any) -> Any:
+        """Stored JSON carries computed ids; they are derived again, not read back."""
+        if isinstance(data, dict) and any(k in data for k in cls.model_computed_fields):
+            return {k: v for k, v in data.items() if k not in cls.model_computed_fields}
+        return data
+
 
 class Tool(_Record):
     """A tool as a toolset lists it, with its side-effect class."""
@@ -38,7 +46,7 @@ class Tool(_Record):
     output_schema: dict[str, Any] | None = None
     side_effect: SideEffect = Field(description="read, write or destructive.")
     side_effect_source: str = Field(
-        description="Why: 'annotations', 'http-method', 'mcp-default' or 'override'."
+        description="Why: 'annotations', 'http-method', 'mcp-default', 'python-default' or 'override'."
     )
 
     def openai_schema(self) -> dict[str, Any]:
@@ -48,6 +56,11 @@ class Tool(_Record):
             "description": self.description,
             "parameters": self.input_schema,
         }
+
+
+def call_key(toolset: str, toolset_version: str | None, tool: str, arguments: Any) -> str:
+    """Hash of what a call asks: the key under which its result is cached."""
+    return content_hash([toolset, toolset_version, tool, arguments])
 
 
 class Observation(_Record):
@@ -67,7 +80,7 @@ class Observation(_Record):
     @property
     def call_key(self) -> str:
         """Hash of what was asked: the cache key of the call."""
-        return content_hash([self.toolset, self.toolset_version, self.tool, self.arguments])
+        return call_key(self.toolset, self.toolset_version, self.tool, self.arguments)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -158,6 +171,9 @@ class Task(_Record):
     )
     writer_note: str | None = Field(
         default=None, description="Why this writer's text was used (e.g. a failed rewrite)."
+    )
+    writer_error: str | None = Field(
+        default=None, description="Set when the writer's reply was unusable (not JSON, wrong shape)."
     )
 
 

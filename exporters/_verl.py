@@ -1,0 +1,88 @@
+"""verl RL parquet rows: the prompt to roll out from, and what a rule reward checks.
+
+Row shape (``schemas.VerlRow``, schemas/json/export-verl.json), the columns of verl's data
+preparation scripts (``data_source``, ``prompt``, ``ability``, ``reward_model``, ``extra_info``)::
+
+    {"data_source": "backchain/<dataset>",
+     "prompt": [{"role": "system", "content": <the tools, one JSON definition a line>},
+                {"role": "user", "content": <task.user_request>}],
+     "ability": "tool_use",
+     "reward_model": {"style": "rule", "ground_truth": <JSON text>},
+     "extra_info": {"split", "index", "example_id", "dataset", "version"}}
+
+``ground_truth`` is compact JSON text, keys sorted, of ``{"answer": <value>, "normaliser": {"kind",
+"tolerance"}, "expected_calls": [{"name", "arguments"}, ...]}``. verl hands it unchanged to
+``compute_score(data_source, solution_str, ground_truth, extra_info)``, which ``json.loads`` it.
+
+Every column has one fixed shape (the heterogeneous parts, tool schemas and arguments, travel as
+text inside ``prompt`` and ``ground_truth``), so the file uses plain Arrow types, no ``Json``
+feature, and loads exactly with ``datasets``, pandas or pyarrow. ``index`` is the row's position
+in the file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasets import Features, List, Value
+
+from schemas import Example, VersionInfo
+
+from ._base import ExportFormat, compact_json, expected_calls, function_tools
+
+SYSTEM_PROMPT = (
+    "You can call the following tools. Each line is one function definition as JSON:\n"
+    "{tools}\n"
+    "Call a tool by naming the function and giving its arguments as a JSON object. "
+    "When you have what the user asked for, answer in plain text."
+)
+
+
+class VerlFormat(ExportFormat):
+    """``verl``: RL rows for verl's RLHFDataset, with a rule-based ground truth."""
+
+    name = "verl"
+    schema_name = "export-verl"
+    features = Features(
+        {
+            "data_source": Value("string"),
+            "prompt": List({"role": Value("string"), "content": Value("string")}),
+            "ability": Value("string"),
+            "reward_model": {"style": Value("string"), "ground_truth": Value("string")},
+            "extra_info": {
+                "split": Value("string"),
+                "index": Value("int64"),
+                "example_id": Value("string"),
+                "dataset": Value("string"),
+                "version": Value("int64"),
+            },
+        }
+    )
+
+    def row(
+        self, example: Example, score: float | None, split: str, index: int, version: VersionInfo
+    ) -> dict[str, Any]:
+        tools = "\n".join(compact_json(tool) for tool in function_tools(example))
+        answer = example.task.answer
+        ground_truth = {
+            "answer": answer.value,
+            "normaliser": answer.normaliser.model_dump(mode="json"),
+            "expected_calls": expected_calls(example),
+        }
+        reward_model = {"style": "rule", "ground_truth": compact_json(ground_truth, sort_keys=True)}
+        return {
+            "data_source": f"backchain/{version.dataset}",
+            "prompt": [
+                {"role": "system", "content": SYSTEM_PROMPT.format(tools=tools)},
+                {"role": "user", "content": example.task.user_request},
+            ],
+            "ability": "tool_use",
+            "reward_model": reward_model,
+            "extra_info": {
+                "split": split,
+                "index": index,
+                "example_id": example.example_id,
+                "dataset": version.dataset,
+                "version": version.version,
+            },
+        }
