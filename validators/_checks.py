@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, UnknownType
 
 from generators import resolve_pointer
 from schemas import Example, call_key
@@ -59,6 +59,9 @@ def check_arguments_schema(example: Example, ctx: CheckContext) -> CheckResult:
             error = next(iter(Draft202012Validator(tool.input_schema).iter_errors(step.arguments)), None)
         except SchemaError as exc:
             return CheckResult(False, f"{_where(example, k)}: tool schema is invalid: {exc.message}")
+        except (UnknownType, TypeError) as exc:  # jsonschema does not pre-check schemas
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return CheckResult(False, f"{_where(example, k)}: tool schema is invalid: {detail}")
         if error is not None:
             path = "/".join(str(p) for p in error.absolute_path)
             return CheckResult(False, f"{_where(example, k)}: arguments{'/' + path if path else ''}: {error.message}")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators import Toolset
+from generators import TOOL_CLOCK, Toolset
 from schemas import Step, call_key
 
 
@@ -92,7 +92,8 @@ async def replay_steps(
         if toolset is None:
             return ReplayResult(key, step.tool, error=f"toolset {step.toolset!r} is not connected")
         try:
-            outcome = await asyncio.wait_for(toolset.call(step.tool, dict(step.arguments)), timeout)
+            with TOOL_CLOCK:
+                outcome = await asyncio.wait_for(toolset.call(step.tool, dict(step.arguments)), timeout)
         except asyncio.TimeoutError:
             return ReplayResult(key, step.tool, error=f"replay timed out after {timeout:g} s")
         if outcome.is_error != step.is_error:

@@ -143,10 +143,12 @@ async def evaluate(rubric: Rubric, example: Example, ctx: CheckContext, judge: J
     ev = _Evaluation(example, ctx, judge)
     outcome = await ev.node(rubric.root)
     score = outcome.score if outcome.score is not None else 0.0
+    score_out: float | None = round(score, 6)
     if outcome.gated:
         status, reason = "rejected", outcome.why
     elif ev.judge_error is not None:
-        status, reason = "judge_error", ev.judge_error
+        # Dropped from the version; its score is unknown, never 0 or a default.
+        status, reason, score_out = "judge_error", ev.judge_error, None
     elif score < rubric.min_score:
         status, reason = "rejected", f"score {score:.3f} below min_score {rubric.min_score:g}"
     else:
@@ -157,6 +159,6 @@ async def evaluate(rubric: Rubric, example: Example, ctx: CheckContext, judge: J
         rubric_hash=rubric.rubric_hash,
         status=status,
         reason=reason,
-        score=round(score, 6),
+        score=score_out,
         leaves=ev.leaves,
     )

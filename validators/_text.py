@@ -20,26 +20,37 @@ def normalise_text(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).casefold().strip()
 
 
-def _number_forms(value: float | int) -> set[str]:
-    forms = {repr(value), f"{value:g}"}
-    if isinstance(value, float) and value.is_integer():
-        forms.add(str(int(value)))
-    return {f for f in forms if f}
+# A number not glued to a preceding word or decimal point ("7th" states 7; "5.5" does not state 5).
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?(?!\d|\.\d)")
+
+
+def _numbers_in(norm: str) -> list[float]:
+    return [float(m.group(0)) for m in _NUMBER.finditer(norm)]
+
+
+def _word_in(needle: str, norm: str) -> bool:
+    """``needle`` as a whole word or phrase ("US" is not in "tell us more")."""
+    return bool(needle) and re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", norm) is not None
 
 
 def value_in_text(value: Any, text: str) -> bool:
-    """Whether ``value`` is stated in ``text`` (every scalar of a list or object)."""
+    """Whether ``value`` is stated in ``text`` (every scalar of a list or object).
+
+    Numbers are compared as numbers (48.8566 matches "48.85660", not "48.85661");
+    strings and booleans as whole words, after NFKC and case folding.
+    """
     norm = normalise_text(text)
     if isinstance(value, bool):
-        return str(value).lower() in norm or ("yes" if value else "no") in norm
+        words = ("true", "yes") if value else ("false", "no")
+        return any(_word_in(w, norm) for w in words)
     if isinstance(value, (int, float)):
-        for form in _number_forms(value):
-            if re.search(rf"(?<![\d.]){re.escape(form)}(?![\d])", norm):
-                return True
-        return False
+        target = float(value)
+        return any(n == target for n in _numbers_in(norm))
     if isinstance(value, str):
-        needle = normalise_text(value)
-        return bool(needle) and needle in norm
+        if value.isupper() and len(value.strip()) <= 2:
+            # Two-letter codes keep their case: "US" is not stated by "tell us", "IT" by "it".
+            return _word_in(unicodedata.normalize("NFKC", value.strip()), unicodedata.normalize("NFKC", text))
+        return _word_in(normalise_text(value), norm)
     if isinstance(value, list):
         return all(value_in_text(v, text) for v in value)
     if isinstance(value, dict):
@@ -69,8 +80,5 @@ def answer_in_text(answer: Answer, text: str) -> bool:
     """The answer checker for free text: does a model's reply state the recorded answer?"""
     value = answer.value
     if answer.normaliser.kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        for match in re.finditer(r"-?\d+(?:\.\d+)?(?:e-?\d+)?", normalise_text(text)):
-            if values_equal(value, match.group(0), answer.normaliser):
-                return True
-        return False
+        return any(values_equal(value, n, answer.normaliser) for n in _numbers_in(normalise_text(text)))
     return value_in_text(value, text)
