@@ -20,8 +20,10 @@ from ._mcp import MCPToolset
 from ._openapi import OpenAPIToolset
 from ._python import PythonToolset
 from ._side_effects import classify_http, classify_mcp
+from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
 
 __all__ = [
+    "BusyClock",
     "CallOutcome",
     "ChatClient",
     "ChatReply",
@@ -32,10 +34,12 @@ __all__ = [
     "LLMWriter",
     "LocalModelServer",
     "MCPToolset",
+    "MODEL_CLOCK",
     "OpenAPIToolset",
     "PythonToolset",
     "ReplyCache",
     "SkippedTool",
+    "TOOL_CLOCK",
     "Toolset",
     "answer_candidates",
     "build_traces",

@@ -32,6 +32,7 @@ from jsonschema import Draft202012Validator
 from schemas import ArgumentSource, Observation, Tool, call_key
 
 from ._base import Toolset
+from ._timing import TOOL_CLOCK
 
 _MAX_POOL_STRING = 120
 _POOL_PER_KEY = 40
@@ -271,10 +272,11 @@ class Explorer:
     async def _execute(self, tool: Tool, args: dict[str, Any]) -> Observation:
         toolset = self.toolsets[tool.toolset]
         started = _dt.datetime.now(_dt.timezone.utc)
-        t0 = time.perf_counter()
         async with self._semaphores[tool.toolset]:
+            t0 = time.perf_counter()
             try:
-                outcome = await asyncio.wait_for(toolset.call(tool.name, args), self.config.call_timeout)
+                with TOOL_CLOCK:
+                    outcome = await asyncio.wait_for(toolset.call(tool.name, args), self.config.call_timeout)
                 output, is_error, error = outcome.output, outcome.is_error, outcome.error
             except asyncio.TimeoutError:
                 output, is_error, error = None, True, f"timed out after {self.config.call_timeout:g} s"

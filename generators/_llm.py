@@ -32,6 +32,8 @@ from tenacity import (
 
 from schemas import ModelReplyError, ModelUnavailable, content_hash
 
+from ._timing import MODEL_CLOCK
+
 Flavor = Literal["auto", "vllm", "llama.cpp", "openai"]
 Message = Mapping[str, Any]
 
@@ -227,7 +229,7 @@ class ChatClient:
                     retry=retry_if_exception(_retryable),
                     reraise=True,
                 ):
-                    with attempt:
+                    with attempt, MODEL_CLOCK:
                         resp = await self._client.post(url, json=body, headers=self._headers())
                         resp.raise_for_status()
                         return dict(resp.json())

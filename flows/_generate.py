@@ -1,0 +1,234 @@
+"""The `generate` flow: toolsets → explore → chains → back-chain → validate → judge → commit.
+
+`run_pipeline` is the whole path as plain async code; `generate` is the same
+path as a Prefect flow whose tasks are the stages (one task per stage, never
+one per example). Resources that live for the whole run (toolset processes,
+the local model server, the database) are opened here, in one place, and
+closed in reverse order whatever happens.
+
+Nothing is written before every toolset has started and every model endpoint
+has answered: a run that cannot start leaves the database untouched.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from generators import ChatClient, Endpoint, LLMWriter, LocalModelServer, MCPToolset, SkippedTool, Toolset
+from schemas import ConfigError, Example, ToolsetError, VersionInfo
+from store import Store
+from validators import CheckContext, Judge, load_rubric
+
+from . import _stages
+from ._prefect_env import quiet_expected_errors
+from ._config import EMBEDDED_VALUES, RunConfig, embedded_mcp_commands
+from ._report import Reporter
+
+T = TypeVar("T")
+TaskWrapper = Callable[[Callable[..., Awaitable[T]], str], Callable[..., Awaitable[T]]]
+
+
+def _plain(fn: Callable[..., Awaitable[T]], name: str) -> Callable[..., Awaitable[T]]:
+    return fn
+
+
+@dataclass
+class RunSummary:
+    """What `backchain run` prints at the end, and the flow returns."""
+
+    run_id: str
+    dataset: str
+    version: VersionInfo | None
+    calls: int = 0
+    call_errors: int = 0
+    tools_called: int = 0
+    skipped: list[SkippedTool] = field(default_factory=list)
+    traces: int = 0
+    multi_step: int = 0
+    tasks_written: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+    writer_counts: dict[str, int] = field(default_factory=dict)
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+    volatile_tools: dict[str, list[str]] = field(default_factory=dict)
+    models: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "call_errors": self.call_errors, "tools_called": self.tools_called,
+            "skipped_tools": [f"{s.toolset}.{s.tool}: {s.reason}" for s in self.skipped],
+            "traces": self.traces, "multi_step": self.multi_step, "tasks_written": self.tasks_written,
+            "status_counts": self.status_counts, "writer_counts": self.writer_counts,
+            "top_reasons": self.top_reasons, "volatile_tools": self.volatile_tools,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+async def _open_toolsets(config: RunConfig, stack: AsyncExitStack) -> dict[str, Toolset]:
+    from generators import OpenAPIToolset
+
+    commands: list[Any] = embedded_mcp_commands() if config.uses_embedded_toolsets else list(config.mcp)
+    candidates: list[Toolset] = [MCPToolset(cmd, timeout=config.call_timeout) for cmd in commands]
+    for src in config.openapi:
+        candidates.append(
+            OpenAPIToolset(src.spec, base_url=src.base_url, name=src.name,
+                           auth_headers=src.auth_headers, timeout=config.call_timeout)
+        )
+    toolsets: dict[str, Toolset] = {}
+    for ts in candidates:
+        await stack.enter_async_context(ts)
+        if ts.name in toolsets:
+            raise ToolsetError(f"two toolsets are named {ts.name!r}; give one a name in the config file")
+        toolsets[ts.name] = ts
+    return toolsets
+
+
+def _reason_key(reason: str) -> str:
+    """Group rejection reasons by the failing leaf and the shape of the message, not its values."""
+    head, _, detail = reason.partition(": ")
+    detail = re.sub(r"^step \d+ \([^)]*\): ", "", detail)
+    detail = re.sub(r"=('[^']*'|\"[^\"]*\"|\S+)", "", detail)
+    detail = re.sub(r"'[^']*'|\"[^\"]*\"|\S*\d\S*", "", detail)
+    detail = re.sub(r"\s+", " ", detail).strip()[:70]
+    return f"{head}: {detail}" if detail else head
+
+
+async def run_pipeline(
+    config: RunConfig, store: Store, reporter: Reporter, as_task: TaskWrapper[Any] = _plain,
+    flow_run_id: str | None = None,
+) -> RunSummary:
+    started = time.monotonic()
+    rubric = load_rubric(config.rubric)
+    run_id = uuid.uuid4().hex
+    async with AsyncExitStack() as astack:
+        with ExitStack() as stack:
+            reporter.note("starting toolsets")
+            toolsets = await _open_toolsets(config, astack)
+            writer_ep, judge_ep = _endpoints(config, stack, reporter)
+            clients: dict[str, ChatClient] = {}
+            for role, ep in (("writer", writer_ep), ("judge", judge_ep)):
+                if ep is not None:
+                    client = clients.get(ep.url + ep.model) or ChatClient(ep, concurrency=config.concurrency, cache=store)
+                    clients[ep.url + ep.model] = client
+                    await client.flavor()  # fails now, before anything is written, if unreachable
+            for client in clients.values():
+                astack.push_async_callback(client.aclose)
+            writer = LLMWriter(clients[writer_ep.url + writer_ep.model]) if writer_ep else None
+            judge = Judge(clients[judge_ep.url + judge_ep.model]) if judge_ep else None
+            summary = RunSummary(run_id=run_id, dataset=config.dataset, version=None)
+            summary.models = {"writer": writer_ep.describe() if writer_ep else "template only",
+                              "judge": judge_ep.describe() if judge_ep else "none"}
+
+            catalog = await as_task(_stages.list_tools, "list-tools")(toolsets, config)
+            summary.skipped = catalog.skipped
+            for s in catalog.skipped:
+                reporter.note(f"skipping {s.toolset}.{s.tool}: {s.reason}")
+            if not catalog.allowed:
+                raise ConfigError("no tool may be called: every tool writes or destroys (see --allow-writes, --allow)")
+            store.start_run(run_id, config.dataset, config.redacted(), summary.models)
+            store.save_tools(catalog.tools, run_id)
+            try:
+                summary = await _stages_in_order(config, store, reporter, as_task, toolsets, catalog,
+                                                 writer, judge, rubric, summary)
+            except BaseException as exc:
+                summary.seconds = time.monotonic() - started
+                store.finish_run(run_id, status=f"failed: {type(exc).__name__}", stats=summary.stats(),
+                                 flow_run_id=flow_run_id)
+                raise
+            summary.seconds = time.monotonic() - started
+            store.finish_run(run_id, status="completed", stats=summary.stats(), flow_run_id=flow_run_id)
+            return summary
+
+
+def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple[Endpoint | None, Endpoint | None]:
+    """Writer and judge endpoints; the bundled model is started only if one needs it."""
+    if config.no_model:
+        return None, None
+    writer = Endpoint(config.llm.url, config.llm.model, config.llm.api_key_env) if config.llm else None
+    judge = Endpoint(config.judge.url, config.judge.model, config.judge.api_key_env) if config.judge else writer
+    if writer is None or judge is None:
+        reporter.note("starting the bundled llama.cpp model server (SmolLM2-135M, a plumbing model)")
+        local = stack.enter_context(LocalModelServer())
+        writer = writer or local
+        judge = judge or local
+    return writer, judge
+
+
+async def _stages_in_order(
+    config: RunConfig, store: Store, reporter: Reporter, as_task: TaskWrapper[Any],
+    toolsets: Mapping[str, Toolset], catalog: _stages.ToolCatalog, writer: LLMWriter | None,
+    judge: Judge | None, rubric: Any, summary: RunSummary,
+) -> RunSummary:
+    values = dict(EMBEDDED_VALUES) if config.uses_embedded_toolsets else {}
+    values.update(config.values)
+    with reporter.stage("calling tools", total=config.max_calls) as advance:
+        calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance)
+    observations = _stages.observations_of(calls)
+    store.save_observations(observations, summary.run_id)
+    summary.calls = len(observations)
+    summary.call_errors = sum(o.is_error for o in observations)
+    summary.tools_called = len({(o.toolset, o.tool) for o in observations})
+
+    traces = await as_task(_stages.chain, "chain")(calls, config)  # type: ignore[arg-type]
+    summary.traces = len(traces)
+    summary.multi_step = sum(len(t.steps) > 1 for t in traces)
+
+    with reporter.stage("writing tasks", total=len(traces)) as advance:
+        written = await as_task(_stages.write, "back-chain")(traces, catalog, writer, config, advance)
+    examples: list[Example] = written.examples
+    summary.tasks_written = len(examples)
+
+    recorded_at = max((o.started_at for o in observations), default=None)
+    reporter.note("replaying calls to detect volatile outputs")
+    report = await as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config)
+    summary.volatile_tools = report.volatile_tools
+    ctx = CheckContext(replay=report, toolset_versions={n: t.version for n, t in toolsets.items()})
+
+    with reporter.stage("validating and judging", total=len(examples)) as advance:
+        judgements = await as_task(_stages.judge, "judge")(examples, rubric, ctx, judge, advance)
+
+    pairs = list(zip(examples, judgements))
+    store.save_candidates(summary.run_id, config.dataset, pairs)
+    accepted = [(e.example_id, j.score) for e, j in pairs if j.status == "accepted"]
+    summary.version = store.seal_version(
+        config.dataset, run_id=summary.run_id, members=accepted,
+        message=config.message or f"backchain run {summary.run_id[:8]}",
+    )
+    summary.status_counts = dict(Counter(j.status for j in judgements))
+    summary.writer_counts = dict(Counter(
+        e.task.writer for e, j in pairs if j.status == "accepted"
+    ))
+    summary.top_reasons = Counter(
+        _reason_key(j.reason) for j in judgements if j.status != "accepted"
+    ).most_common(5)
+    return summary
+
+
+def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[RunSummary]]:
+    """The Prefect flow, built lazily so that importing flows/ does not import prefect.
+
+    The reporter (terminal progress) is closed over, not a flow parameter:
+    flow parameters are sent to the Prefect API and must be JSON.
+    """
+    from prefect import flow, task
+    from prefect.cache_policies import NO_CACHE
+    from prefect.runtime import flow_run
+
+    def as_task(fn: Callable[..., Awaitable[T]], name: str) -> Callable[..., Awaitable[T]]:
+        return task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)  # type: ignore[return-value]
+
+    @flow(name="generate", persist_result=False, validate_parameters=False)
+    async def generate(config: RunConfig, db: str) -> RunSummary:
+        quiet_expected_errors()
+        with Store(db) as store:
+            return await run_pipeline(config, store, reporter or Reporter(quiet=True), as_task,
+                                      flow_run_id=str(flow_run.get_id() or ""))
+
+    return generate

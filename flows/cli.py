@@ -1,0 +1,238 @@
+"""The `backchain` command line. Thin: parse, call library code, print.
+
+Every `BackchainError` becomes one line on stderr and exit status 1. Data goes
+to stdout, progress and notes to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from schemas import BackchainError, ConfigError
+
+from ._config import OpenAPISource, build_config, endpoint_from, parse_value_flags
+from ._prefect_env import home_dir
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(
+    name="backchain",
+    help="Verified tool-calling training data: call real tools first, write the task backward.",
+    context_settings=CONTEXT_SETTINGS,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+
+def default_db() -> Path:
+    import os
+
+    return Path(os.environ.get("BACKCHAIN_DB") or home_dir() / "backchain.duckdb")
+
+
+DbOption = typer.Option(None, "--db", help="DuckDB file [default: data/backchain.duckdb or $BACKCHAIN_DB].")
+
+
+def _db(db: Optional[Path]) -> Path:
+    return db or default_db()
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def _open_store(db: Path, *, read_only: bool) -> Any:
+    from store import Store
+
+    if read_only and not db.exists():
+        raise ConfigError(f"no database at {db}: run `backchain run` first, or pass --db")
+    return Store(db, read_only=read_only)
+
+
+@app.command()
+def run(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML or YAML run config."),
+    mcp: list[str] = typer.Option([], "--mcp", help="MCP server command (stdio), repeatable."),
+    openapi: list[str] = typer.Option([], "--openapi", help="OpenAPI 3 spec (path or URL), repeatable."),
+    base_url: list[str] = typer.Option([], "--base-url", help="Base URL for the --openapi at the same position."),
+    value: list[str] = typer.Option([], "--value", help="Seed a user value: NAME=VALUE, repeatable."),
+    examples: Optional[int] = typer.Option(None, "--examples", "-n", help="Traces to write tasks for [12]."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset name [default]."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed [0]."),
+    allow_writes: bool = typer.Option(False, "--allow-writes", help="Also call tools that write."),
+    allow: list[str] = typer.Option([], "--allow", help="Allow one tool by name whatever its class."),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) [$BACKCHAIN_LLM_URL]."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Writer model [$BACKCHAIN_LLM_MODEL]."),
+    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint [$BACKCHAIN_JUDGE_URL]."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model [$BACKCHAIN_JUDGE_MODEL]."),
+    no_model: bool = typer.Option(False, "--no-model", help="No model: template writer only, judge leaves skipped."),
+    rubric: Optional[str] = typer.Option(None, "--rubric", help="Rubric name under data/rubrics/ or a YAML path."),
+    max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Tool-call budget for exploration [120]."),
+    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the version."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Explore tools, back-chain tasks, judge them and seal a new dataset version.
+
+    Example: backchain run --examples 12  (the embedded default: no GPU, network or keys)
+    """
+    try:
+        if base_url and len(base_url) != len(openapi):
+            raise ConfigError("give one --base-url per --openapi (in the same order), or none")
+        overrides: dict[str, Any] = {
+            "mcp": mcp, "values": parse_value_flags(value), "examples": examples, "dataset": dataset,
+            "seed": seed, "allow": allow, "rubric": rubric, "max_calls": max_calls, "message": message,
+            "openapi": [OpenAPISource(spec=s, base_url=base_url[i] if base_url else None).model_dump()
+                        for i, s in enumerate(openapi)],
+        }
+        if allow_writes:
+            overrides["allow_writes"] = True
+        if no_model:
+            overrides["no_model"] = True
+        llm = endpoint_from(llm_url, llm_model, "LLM", "BACKCHAIN_LLM")
+        judge = endpoint_from(judge_url, judge_model, "Judge", "BACKCHAIN_JUDGE")
+        overrides["llm"] = llm.model_dump() if llm else None
+        overrides["judge"] = judge.model_dump() if judge else None
+        cfg = build_config(config, overrides)
+        path = _db(db)
+        from ._generate import generate_flow
+        from ._report import Reporter, render_summary
+
+        reporter = Reporter()
+        summary = asyncio.run(generate_flow(reporter)(config=cfg, db=str(path)))
+        typer.echo(render_summary(summary, str(path)))
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="A read-only SQL query over the views."),
+    format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Run a read-only SQL query over the stable views (writes are refused).
+
+    Example: backchain sql "SELECT status, count(*) FROM candidates GROUP BY ALL"
+    """
+    try:
+        if format not in ("table", "csv", "json"):
+            raise ConfigError(f"--format {format!r}: use table, csv or json")
+        with _open_store(_db(db), read_only=True) as store:
+            columns, rows = store.query(query)
+        typer.echo(_render_rows(columns, rows, format), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+def _render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([dict(zip(columns, map(_jsonable, r))) for r in rows], ensure_ascii=False, indent=1) + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        return buf.getvalue()
+    table = Table(*columns, show_lines=False)
+    for r in rows:
+        table.add_row(*("" if v is None else str(v)[:200] for v in r))
+    out = Console(file=io.StringIO(), width=200, force_terminal=False)
+    out.print(table)
+    out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
+    return out.file.getvalue()  # type: ignore[attr-defined]
+
+
+@app.command()
+def versions(
+    dataset: Optional[str] = typer.Argument(None, help="Dataset name; all datasets if omitted."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """List the sealed versions of a dataset, newest last.
+
+    Example: backchain versions default
+    """
+    try:
+        with _open_store(_db(db), read_only=True) as store:
+            infos = store.versions(dataset)
+        columns = ["dataset", "version", "rows", "content_hash", "created_at", "tags", "message"]
+        rows = [(v.dataset, v.version, v.row_count, v.content_hash[:16], v.created_at.isoformat(timespec="seconds"),
+                 ",".join(v.tags), v.message) for v in infos]
+        typer.echo(_render_rows(columns, rows, "table"), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def tag(
+    ref: str = typer.Argument(..., help="DATASET@VERSION to tag."),
+    name: str = typer.Argument(..., help="Tag name, e.g. prod."),
+    force: bool = typer.Option(False, "--force", help="Move the tag if it names another version."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Name one version with a tag (tags move only with --force).
+
+    Example: backchain tag default@3 prod
+    """
+    try:
+        from store import parse_ref
+
+        dataset_name, version_ref = parse_ref(ref)
+        with _open_store(_db(db), read_only=False) as store:
+            info = store.tag(dataset_name, version_ref, name, move=force)
+        typer.echo(f"{info.dataset}@{info.version} tagged {name}")
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def export(
+    ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
+    format: str = typer.Option(..., "--format", "-f", help="trl-sft or verl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output file: .jsonl or .parquet."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Export a sealed version to a training format, with a manifest beside it.
+
+    Example: backchain export default@latest --format trl-sft --out out/train.jsonl
+    """
+    try:
+        from exporters import export_rows
+        from store import parse_ref
+
+        dataset_name, version_ref = parse_ref(ref)
+        with _open_store(_db(db), read_only=True) as store:
+            info = store.resolve(dataset_name, version_ref)
+            result = export_rows(store.iter_examples(info.version_id), fmt=format, out=out, version=info)
+        typer.echo(f"wrote {result.row_count} rows of {info.dataset}@{info.version} as {format} to {result.path}")
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
