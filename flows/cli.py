@@ -41,7 +41,7 @@ def default_db() -> Path:
     return Path(os.environ.get("BACKCHAIN_DB") or home_dir() / "backchain.duckdb")
 
 
-DbOption = typer.Option(None, "--db", help="DuckDB file [default: data/backchain.duckdb or $BACKCHAIN_DB].")
+DbOption = typer.Option(None, "--db", help="DuckDB file (default: $BACKCHAIN_DB, else data/backchain.duckdb).")
 
 
 def _db(db: Optional[Path]) -> Path:
@@ -68,18 +68,18 @@ def run(
     openapi: list[str] = typer.Option([], "--openapi", help="OpenAPI 3 spec (path or URL), repeatable."),
     base_url: list[str] = typer.Option([], "--base-url", help="Base URL for the --openapi at the same position."),
     value: list[str] = typer.Option([], "--value", help="Seed a user value: NAME=VALUE, repeatable."),
-    examples: Optional[int] = typer.Option(None, "--examples", "-n", help="Traces to write tasks for [12]."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset name [default]."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed [0]."),
+    examples: Optional[int] = typer.Option(None, "--examples", "-n", help="Traces to write tasks for (default: 12)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (default: default)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: 0)."),
     allow_writes: bool = typer.Option(False, "--allow-writes", help="Also call tools that write."),
     allow: list[str] = typer.Option([], "--allow", help="Allow one tool by name whatever its class."),
-    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) [$BACKCHAIN_LLM_URL]."),
-    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Writer model [$BACKCHAIN_LLM_MODEL]."),
-    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint [$BACKCHAIN_JUDGE_URL]."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model [$BACKCHAIN_JUDGE_MODEL]."),
+    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) (default: $BACKCHAIN_LLM_URL)."),
+    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Writer model (default: $BACKCHAIN_LLM_MODEL)."),
+    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint (default: $BACKCHAIN_JUDGE_URL)."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
     no_model: bool = typer.Option(False, "--no-model", help="No model: template writer only, judge leaves skipped."),
     rubric: Optional[str] = typer.Option(None, "--rubric", help="Rubric name under data/rubrics/ or a YAML path."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Tool-call budget for exploration [120]."),
+    max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Tool-call budget for exploration (default: 120)."),
     message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the version."),
     db: Optional[Path] = DbOption,
 ) -> None:
