@@ -21,7 +21,6 @@ from pathlib import Path
 
 from flows import Reporter, RunConfig, run_pipeline
 from generators import MODEL_CLOCK, TOOL_CLOCK
-from store import Store
 
 
 def main() -> None:
@@ -33,10 +32,9 @@ def main() -> None:
     args = parser.parse_args()
     config = RunConfig(examples=args.examples, max_calls=args.max_calls, seed=args.seed, no_model=args.no_model)
     with tempfile.TemporaryDirectory() as tmp:
-        with Store(Path(tmp) / "bench.duckdb") as store:
-            t0 = time.perf_counter()
-            summary = asyncio.run(run_pipeline(config, store, Reporter(quiet=True)))
-            wall = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        summary = asyncio.run(run_pipeline(config, Path(tmp) / "bench.duckdb", Reporter(quiet=True)))
+        wall = time.perf_counter() - t0
     model, tools = MODEL_CLOCK.seconds, TOOL_CLOCK.seconds
     other = max(wall - model - tools, 0.0)
     written = summary.tasks_written

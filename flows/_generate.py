@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from generators import ChatClient, Endpoint, LLMWriter, LocalModelServer, MCPToolset, SkippedTool, Toolset
@@ -101,9 +102,10 @@ def _reason_key(reason: str) -> str:
 
 
 async def run_pipeline(
-    config: RunConfig, store: Store, reporter: Reporter, as_task: TaskWrapper[Any] = _plain,
+    config: RunConfig, db: str | Path, reporter: Reporter, as_task: TaskWrapper[Any] = _plain,
     flow_run_id: str | None = None,
 ) -> RunSummary:
+    """The whole path. The database is opened only once toolsets and models answered."""
     started = time.monotonic()
     rubric = load_rubric(config.rubric)
     run_id = uuid.uuid4().hex
@@ -115,7 +117,7 @@ async def run_pipeline(
             clients: dict[str, ChatClient] = {}
             for role, ep in (("writer", writer_ep), ("judge", judge_ep)):
                 if ep is not None:
-                    client = clients.get(ep.url + ep.model) or ChatClient(ep, concurrency=config.concurrency, cache=store)
+                    client = clients.get(ep.url + ep.model) or ChatClient(ep, concurrency=config.concurrency)
                     clients[ep.url + ep.model] = client
                     await client.flavor()  # fails now, before anything is written, if unreachable
             for client in clients.values():
@@ -132,6 +134,9 @@ async def run_pipeline(
                 reporter.note(f"skipping {s.toolset}.{s.tool}: {s.reason}")
             if not catalog.allowed:
                 raise ConfigError("no tool may be called: every tool writes or destroys (see --allow-writes, --allow)")
+            store = stack.enter_context(Store(db))
+            for client in clients.values():
+                client.cache = store  # identical model requests are answered from the store
             store.start_run(run_id, config.dataset, config.redacted(), summary.models)
             store.save_tools(catalog.tools, run_id)
             try:
@@ -227,8 +232,7 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
     @flow(name="generate", persist_result=False, validate_parameters=False)
     async def generate(config: RunConfig, db: str) -> RunSummary:
         quiet_expected_errors()
-        with Store(db) as store:
-            return await run_pipeline(config, store, reporter or Reporter(quiet=True), as_task,
-                                      flow_run_id=str(flow_run.get_id() or ""))
+        return await run_pipeline(config, db, reporter or Reporter(quiet=True), as_task,
+                                  flow_run_id=str(flow_run.get_id() or ""))
 
     return generate

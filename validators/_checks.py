@@ -7,6 +7,7 @@ judge never overrules them. A rubric leaf names a check by its key in `CHECKS`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, UnknownType
 
 from generators import resolve_pointer
-from schemas import Example, call_key
+from schemas import Example, call_key, json_schema
 
 from ._replay import ReplayReport
 from ._text import normalise_text, value_in_text, values_equal
@@ -40,6 +41,24 @@ Check = Callable[[Example, CheckContext], CheckResult]
 
 def _where(example: Example, k: int) -> str:
     return f"step {k + 1} ({example.trace.steps[k].tool})"
+
+
+@functools.cache
+def _example_validator() -> Draft202012Validator:
+    return Draft202012Validator(json_schema("example"))
+
+
+def check_record_schema(example: Example, ctx: CheckContext) -> CheckResult:
+    """The stored JSON of the example validates against schemas/json/example.json.
+
+    Pydantic built the record; this checks what consumers of the JSON will read,
+    so a drift between the models and the published schema cannot go unnoticed.
+    """
+    error = next(iter(_example_validator().iter_errors(example.model_dump(mode="json"))), None)
+    if error is None:
+        return CheckResult(True)
+    path = "/".join(str(p) for p in error.absolute_path)
+    return CheckResult(False, f"example JSON at /{path}: {error.message}")
 
 
 def check_writer(example: Example, ctx: CheckContext) -> CheckResult:
@@ -176,6 +195,7 @@ CHECKS: dict[str, Check] = {
     "leakage": check_leakage,
     "no_tool_names": check_no_tool_names,
     "provenance": check_provenance,
+    "record_schema": check_record_schema,
     "replay": check_replay,
     "writer": check_writer,
 }

@@ -319,3 +319,45 @@ def test_recursive_refs_unsupported_parts_and_long_names(server: _Server, tmp_pa
     assert "get_tree" in tools and "put_tree" not in tools
     assert any("multipart/form-data" in s and "PUT /tree" in s for s in toolset.skipped)
     assert any("cookie parameter 'sid'" in s for s in toolset.skipped)
+
+
+def test_backchain_run_on_an_openapi_spec_records_calls_and_skips_writes(
+    server: _Server, tmp_path: Path, prefect_harness: None
+) -> None:
+    """The CLI path: --openapi replaces the embedded default; POST/DELETE are never called."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    runner = CliRunner()
+    db = tmp_path / "api.duckdb"
+    result = runner.invoke(app, [
+        "run", "--openapi", f"{server.url}/openapi.json", "--no-model", "--examples", "3",
+        "--value", "item_id=1", "--value", "tag=red", "--value", "file_path=a.txt", "--db", str(db),
+    ])
+    assert result.exit_code == 0, result.output
+    assert "createItem" in result.output and "--allow-writes" in result.output  # skipped, with the flag to pass
+    rows = runner.invoke(app, ["sql", "SELECT DISTINCT tool FROM observations", "--format", "json", "--db", str(db)])
+    called = {r["tool"] for r in json.loads(rows.stdout)}
+    assert "getItem" in called
+    assert not called & {"createItem", "deleteItem"}
+
+
+def test_backchain_run_with_a_bad_spec_is_one_line_and_writes_nothing(
+    tmp_path: Path, prefect_harness: None
+) -> None:
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+
+    spec = tmp_path / "broken.yaml"
+    spec.write_text("openapi: [this is: not valid\n", encoding="utf-8")
+    db = tmp_path / "nothing.duckdb"
+    result = CliRunner().invoke(app, ["run", "--openapi", str(spec), "--no-model", "--db", str(db)])
+    assert result.exit_code == 1
+    error_lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
+    assert len(error_lines) == 1 and "broken.yaml" in error_lines[0]
+    assert "Traceback" not in result.output
+    assert not db.exists()

@@ -41,8 +41,18 @@ def test_the_checks_tested_here_are_all_the_checks() -> None:
     # A new check must get its passing and failing cases in this file.
     assert set(CHECKS) == {
         "answer_pointers", "arguments_schema", "calls_succeeded", "leakage",
-        "no_tool_names", "provenance", "replay", "writer",
+        "no_tool_names", "provenance", "record_schema", "replay", "writer",
     }
+
+
+def test_record_schema_fails_json_that_the_published_schema_rejects() -> None:
+    ex = example()
+    # model_construct skips pydantic's validation: the only way to get JSON the schema rejects.
+    bad_task = ex.task.model_construct(**{**dict(ex.task), "user_request": ""})
+    bad = ex.model_construct(task=bad_task, trace=ex.trace, tools=ex.tools)
+    result = run("record_schema", bad)
+    assert not result.passed
+    assert result.reason.startswith("example JSON at /task/user_request:")
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
