@@ -174,6 +174,41 @@ class _Pool:
         return out
 
 
+# A fixed reference instant for schema formats, so runs are reproducible.
+_REFERENCE = _dt.datetime(2024, 6, 21, 14, 0, tzinfo=_dt.timezone.utc)
+
+
+def _derived_values(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
+    """Values a schema implies when it names none: bounds, booleans, date/time formats.
+
+    Deliberately nothing for free text or unbounded integers (ids, queries):
+    those wait for the pool or a seeded --value rather than an invented guess.
+    """
+    for branch in schema.get("anyOf") or schema.get("oneOf") or []:
+        if isinstance(branch, Mapping) and branch.get("type") != "null":
+            return _derived_values(branch)
+    kind = schema.get("type")
+    if kind == "boolean":
+        return [(True, "schema-type"), (False, "schema-type")]
+    if kind in ("integer", "number"):
+        lo = schema.get("minimum", schema.get("exclusiveMinimum"))
+        hi = schema.get("maximum", schema.get("exclusiveMaximum"))
+        if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) or isinstance(lo, bool):
+            return []
+        mid = (lo + hi) / 2
+        values = [lo, hi, int(mid) if kind == "integer" else round(mid, 6)]
+        return [(v, "schema-bounds") for v in dict.fromkeys(values)]
+    if kind == "string":
+        fmt = schema.get("format")
+        if fmt == "date":
+            return [(_REFERENCE.date().isoformat(), "schema-format")]
+        if fmt == "date-time":
+            return [(_REFERENCE.isoformat().replace("+00:00", "Z"), "schema-format")]
+        if fmt == "time":
+            return [(_REFERENCE.time().isoformat(), "schema-format")]
+    return []
+
+
 def _schema_values(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
     values: list[tuple[Any, str]] = []
     for v in schema.get("enum") or []:
@@ -184,7 +219,7 @@ def _schema_values(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
         values.append((v, "schema-example"))
     if "const" in schema:
         values.append((schema["const"], "schema-enum"))
-    return values
+    return values or _derived_values(schema)
 
 
 class Explorer:
