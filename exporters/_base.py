@@ -64,3 +64,24 @@ def function_tools(example: Example) -> list[dict[str, Any]]:
 def expected_calls(example: Example) -> list[dict[str, Any]]:
     """The calls the trace made, in order: ``{"name", "arguments"}``."""
     return [{"name": step.tool, "arguments": step.arguments} for step in example.trace.steps]
+
+
+def conversation(example: Example) -> list[dict[str, Any]]:
+    """The example as chat messages, the one shape every chat format is built from.
+
+    The user's request, any further dialogue turns (multi_turn), then one
+    assistant message per turn (parallel calls share a turn and its
+    ``tool_calls``), each followed by its tool messages, then the final answer.
+    """
+    messages: list[dict[str, Any]] = [{"role": "user", "content": example.task.user_request}]
+    messages += [{"role": t.role, "content": t.content} for t in example.task.dialogue]
+    steps = example.trace.steps
+    for turn in example.trace.turns():
+        calls = [
+            {"type": "function", "function": {"name": steps[i].tool, "arguments": steps[i].arguments}}
+            for i in turn
+        ]
+        messages.append({"role": "assistant", "tool_calls": calls})
+        messages += [{"role": "tool", "name": steps[i].tool, "content": tool_output_text(steps[i])} for i in turn]
+    messages.append({"role": "assistant", "content": example.task.final_message})
+    return messages

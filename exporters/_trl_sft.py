@@ -11,7 +11,8 @@ Row shape (``schemas.TrlSftRow``, schemas/json/export-trl-sft.json)::
         {"role": "assistant", "content": <task.final_message>}],
      "tools": [{"type": "function", "function": {"name", "description", "parameters"}}, ...]}
 
-One tool call per assistant turn: steps that ran in parallel are not modelled yet.
+Parallel calls share one assistant turn (several ``tool_calls``); multi_turn tasks
+carry their dialogue turns before the calls; a no_call task has no tool calls.
 
 How the heterogeneous JSON is stored
 ------------------------------------
@@ -49,7 +50,7 @@ from datasets import Features, Json, List
 
 from schemas import Example, VersionInfo
 
-from ._base import ExportFormat, function_tools, tool_output_text
+from ._base import ExportFormat, conversation, function_tools
 
 
 class TrlSftFormat(ExportFormat):
@@ -62,11 +63,4 @@ class TrlSftFormat(ExportFormat):
     def row(
         self, example: Example, score: float | None, split: str, index: int, version: VersionInfo
     ) -> dict[str, Any]:
-        messages: list[dict[str, Any]] = [{"role": "user", "content": example.task.user_request}]
-        for step in example.trace.steps:
-            function = {"name": step.tool, "arguments": step.arguments}
-            call = {"type": "function", "function": function}
-            messages.append({"role": "assistant", "tool_calls": [call]})
-            messages.append({"role": "tool", "name": step.tool, "content": tool_output_text(step)})
-        messages.append({"role": "assistant", "content": example.task.final_message})
-        return {"messages": messages, "tools": function_tools(example)}
+        return {"messages": conversation(example), "tools": function_tools(example)}

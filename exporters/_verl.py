@@ -65,8 +65,9 @@ class VerlFormat(ExportFormat):
         tools = "\n".join(compact_json(tool) for tool in function_tools(example))
         answer = example.task.answer
         ground_truth = {
-            "answer": answer.value,
-            "normaliser": answer.normaliser.model_dump(mode="json"),
+            "kind": example.task.kind,
+            "answer": answer.value if answer else None,
+            "normaliser": answer.normaliser.model_dump(mode="json") if answer else None,
             "expected_calls": expected_calls(example),
         }
         reward_model = {"style": "rule", "ground_truth": compact_json(ground_truth, sort_keys=True)}
@@ -75,6 +76,7 @@ class VerlFormat(ExportFormat):
             "prompt": [
                 {"role": "system", "content": SYSTEM_PROMPT.format(tools=tools)},
                 {"role": "user", "content": example.task.user_request},
+                *({"role": t.role, "content": t.content} for t in example.task.dialogue),
             ],
             "ability": "tool_use",
             "reward_model": reward_model,

@@ -88,7 +88,9 @@ ChatMessage = Annotated[
 ]
 
 
-PromptMessage = Annotated[ChatSystemMessage | ChatUserMessage, Field(discriminator="role")]
+PromptMessage = Annotated[
+    ChatSystemMessage | ChatUserMessage | ChatAssistantMessage, Field(discriminator="role")
+]
 
 
 class ChatFunctionSpec(_Row):

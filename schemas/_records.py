@@ -116,12 +116,30 @@ class Step(_Record):
     observation_id: str
     output: JSONValue = None
     is_error: bool = False
+    group: int | None = Field(
+        default=None,
+        description="Consecutive steps with the same group are parallel calls made in one "
+        "assistant turn; None means a turn of its own.",
+    )
 
 
 class Trace(_Record):
-    """Executed calls in order; later arguments may come from earlier outputs."""
+    """Executed calls in order; later arguments may come from earlier outputs.
 
-    steps: list[Step] = Field(min_length=1)
+    Empty only for a no_call task, where the right behaviour is not to call.
+    """
+
+    steps: list[Step] = Field(default_factory=list)
+
+    def turns(self) -> list[list[int]]:
+        """Step indices grouped into assistant turns (parallel calls share one)."""
+        turns: list[list[int]] = []
+        for i, step in enumerate(self.steps):
+            if turns and step.group is not None and self.steps[turns[-1][0]].group == step.group:
+                turns[-1].append(i)
+            else:
+                turns.append([i])
+        return turns
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -147,22 +165,44 @@ class AnswerPointer(_Record):
 
 
 class Answer(_Record):
-    """The answer as pointers into recorded outputs, plus the value they resolve to."""
+    """The answer as pointers into recorded outputs, plus the value they resolve to.
+
+    With one pointer, ``value`` is that value. With several, ``value`` is either
+    the list of their values in pointer order (parallel calls, one answer each)
+    or one value every pointer must resolve to (the same fact recorded twice).
+    """
 
     pointers: list[AnswerPointer] = Field(min_length=1)
     value: JSONValue
     normaliser: Normaliser = Normaliser()
+
+    def values(self) -> list[JSONValue]:
+        """One expected value per pointer."""
+        n = len(self.pointers)
+        if n > 1 and isinstance(self.value, list) and len(self.value) == n:
+            return list(self.value)
+        return [self.value] * n
+
+
+class DialogueTurn(_Record):
+    """A turn between the first request and the calls (multi_turn: the assistant asks, the user answers)."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(min_length=1)
 
 
 class Task(_Record):
     """What the user asks and what counts as the right answer."""
 
     kind: TaskKind = "multi_step"
-    user_request: str = Field(min_length=1)
+    user_request: str = Field(min_length=1, description="The user's first message.")
+    dialogue: list[DialogueTurn] = Field(
+        default_factory=list, description="Further turns before the calls (multi_turn)."
+    )
     user_values: dict[str, JSONValue] = Field(
         description="Values the user supplies in the request, by parameter name."
     )
-    answer: Answer
+    answer: Answer | None = Field(default=None, description="None only for no_call tasks.")
     final_message: str
     writer: Writer
     writer_model: str | None = None
@@ -175,6 +215,16 @@ class Task(_Record):
     writer_error: str | None = Field(
         default=None, description="Set when the writer's reply was unusable (not JSON, wrong shape)."
     )
+
+    @model_validator(mode="after")
+    def _answer_unless_no_call(self) -> Task:
+        if self.kind != "no_call" and self.answer is None:
+            raise ValueError(f"a {self.kind} task needs an answer")
+        return self
+
+    def user_text(self) -> str:
+        """Everything the user says: the request and any later user turns."""
+        return "\n".join([self.user_request, *(t.content for t in self.dialogue if t.role == "user")])
 
 
 class Example(_Record):

@@ -87,19 +87,37 @@ def check_arguments_schema(example: Example, ctx: CheckContext) -> CheckResult:
     return CheckResult(True)
 
 
+def _recovered(example: Example, k: int) -> bool:
+    """An error_recovery step that failed and was followed by a successful call of the same tool."""
+    steps = example.trace.steps
+    return (
+        example.task.kind == "error_recovery"
+        and steps[k].is_error
+        and any(s.tool == steps[k].tool and not s.is_error for s in steps[k + 1:])
+    )
+
+
 def check_calls_succeeded(example: Example, ctx: CheckContext) -> CheckResult:
-    """No call in the trace returned an error (error-recovery tasks come later)."""
+    """No call returned an error, except a failed call an error_recovery task then corrects."""
     for k, step in enumerate(example.trace.steps):
-        if step.is_error:
+        if step.is_error and not _recovered(example, k):
             return CheckResult(False, f"{_where(example, k)}: the call returned an error")
+    if example.task.kind == "error_recovery" and not any(s.is_error for s in example.trace.steps):
+        return CheckResult(False, "an error_recovery task has no failed call to recover from")
     return CheckResult(True)
 
 
 def check_provenance(example: Example, ctx: CheckContext) -> CheckResult:
-    """Every argument is in the user's text or is an earlier step's recorded output."""
-    request = example.task.user_request
+    """Every argument is in the user's text or is an earlier step's recorded output.
+
+    The user's text is the request plus any later user turns (multi_turn). A
+    failed call that an error_recovery task corrects is exempt: it is the mistake.
+    """
+    request = example.task.user_text()
     steps = example.trace.steps
     for k, step in enumerate(steps):
+        if _recovered(example, k):
+            continue
         for param, value in step.arguments.items():
             source = step.sources.get(param)
             if source is None:
@@ -128,35 +146,66 @@ def check_provenance(example: Example, ctx: CheckContext) -> CheckResult:
 
 
 def check_leakage(example: Example, ctx: CheckContext) -> CheckResult:
-    """The answer is not already in the user's request."""
-    if value_in_text(example.task.answer.value, example.task.user_request):
-        return CheckResult(False, f"the answer {example.task.answer.value!r} appears in the user request")
+    """No answer value is already in what the user says."""
+    answer = example.task.answer
+    if answer is None:
+        return CheckResult(True)
+    text = example.task.user_text()
+    for value in answer.values():
+        if value_in_text(value, text):
+            return CheckResult(False, f"the answer {value!r} appears in the user request")
     return CheckResult(True)
 
 
 def check_answer_pointers(example: Example, ctx: CheckContext) -> CheckResult:
-    """Each answer pointer resolves in the recorded outputs to the answer value."""
+    """Each answer pointer resolves in the recorded outputs to its answer value.
+
+    A no_call task has no answer pointers and must have no calls.
+    """
     answer = example.task.answer
     steps = example.trace.steps
-    for ptr in answer.pointers:
+    if answer is None:
+        if steps:
+            return CheckResult(False, "a no_call task must not have calls")
+        return CheckResult(True)
+    values = answer.values()
+    if len(values) != len(answer.pointers):
+        return CheckResult(False, f"{len(answer.pointers)} answer pointers but {len(values)} values")
+    for ptr, expected in zip(answer.pointers, values):
         if ptr.step >= len(steps):
             return CheckResult(False, f"answer pointer names step {ptr.step + 1}, the trace has {len(steps)}")
         try:
             found = resolve_pointer(steps[ptr.step].output, ptr.pointer)
         except KeyError:
             return CheckResult(False, f"answer pointer {ptr.pointer} does not resolve in step {ptr.step + 1}")
-        if not values_equal(answer.value, found, answer.normaliser):
-            return CheckResult(False, f"answer {answer.value!r} != recorded {found!r} at {ptr.pointer}")
+        if not values_equal(expected, found, answer.normaliser):
+            return CheckResult(False, f"answer {expected!r} != recorded {found!r} at {ptr.pointer}")
     return CheckResult(True)
 
 
+_SHINGLE = 8  # words in a row shared with a tool description count as copying it
+
+
+def _shingles(words: list[str]) -> set[tuple[str, ...]]:
+    return {tuple(words[i:i + _SHINGLE]) for i in range(len(words) - _SHINGLE + 1)}
+
+
 def check_no_tool_names(example: Example, ctx: CheckContext) -> CheckResult:
-    """The request does not name a tool (it should ask for an outcome, not a function)."""
-    text = normalise_text(example.task.user_request)
+    """The request neither names a tool nor copies a tool's description.
+
+    It should ask for an outcome in the user's words, not for a function.
+    """
+    text = normalise_text(example.task.user_text())
     for step in example.trace.steps:
         name = step.tool.casefold()
         if ("_" in name or len(name) > 3) and re.search(rf"(?<![a-z0-9_]){re.escape(name)}(?![a-z0-9_])", text):
             return CheckResult(False, f"the request names the tool {step.tool!r}")
+    words = re.findall(r"\w+", text)
+    said = _shingles(words)
+    for tool in example.tools:
+        described = re.findall(r"\w+", normalise_text(tool.description))
+        if len(described) >= _SHINGLE and said & _shingles(described):
+            return CheckResult(False, f"the request copies the description of the tool {tool.name!r}")
     return CheckResult(True)
 
 
@@ -170,7 +219,7 @@ def check_replay(example: Example, ctx: CheckContext) -> CheckResult:
         for source in step.sources.values():
             if source.origin == "step" and source.step is not None and source.pointer is not None:
                 used.setdefault(source.step, set()).add(source.pointer)
-    for ptr in example.task.answer.pointers:
+    for ptr in example.task.answer.pointers if example.task.answer else ():
         used.setdefault(ptr.step, set()).add(ptr.pointer)
     for k, step in enumerate(steps):
         key = call_key(step.toolset, ctx.toolset_versions.get(step.toolset), step.tool, step.arguments)

@@ -65,7 +65,13 @@ def score_from_logprobs(top_logprobs: dict[str, float]) -> JudgeScore | None:
 def judge_context(example: Example) -> str:
     """The shared prefix: tools, request, calls with results, final answer."""
     tools = [t.openai_schema() for t in example.tools if any(s.tool == t.name for s in example.trace.steps)]
-    lines = ["Tools:", json.dumps(tools, ensure_ascii=False), "", f"User request: {example.task.user_request}", ""]
+    tools = tools or [t.openai_schema() for t in example.tools]  # no_call: what was available
+    lines = ["Tools:", json.dumps(tools, ensure_ascii=False), "", f"User request: {example.task.user_request}"]
+    for turn in example.task.dialogue:
+        lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {turn.content}")
+    lines.append("")
+    if not example.trace.steps:
+        lines.append("No tool calls were made.")
     for k, step in enumerate(example.trace.steps, 1):
         lines.append(f"Call {k}: {step.tool}({json.dumps(step.arguments, ensure_ascii=False)})")
         result = step.output if isinstance(step.output, str) else json.dumps(step.output, ensure_ascii=False)

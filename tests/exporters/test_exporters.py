@@ -281,6 +281,7 @@ def test_verl_row(version: VersionInfo) -> None:
     assert listed == [{"type": "function", "function": t.openai_schema()} for t in example.tools]
     assert row["reward_model"]["style"] == "rule"
     assert json.loads(row["reward_model"]["ground_truth"]) == {
+        "kind": "multi_step",
         "answer": "Europe/Paris",
         "normaliser": {"kind": "casefold", "tolerance": 0.0},
         "expected_calls": [
