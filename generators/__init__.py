@@ -16,7 +16,8 @@ from ._chains import build_traces
 from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
 from ._llm import ChatClient, ChatReply, Endpoint, ReplyCache
 from ._local_model import LocalModelServer, bundled_gguf
-from ._mcp import MCPToolset
+from ._limits import LimitedToolset
+from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
 from ._python import PythonToolset
 from ._side_effects import classify_http, classify_mcp
@@ -32,7 +33,9 @@ __all__ = [
     "ExploredCall",
     "Explorer",
     "LLMWriter",
+    "LimitedToolset",
     "LocalModelServer",
+    "MCPHTTPToolset",
     "MCPToolset",
     "MODEL_CLOCK",
     "OpenAPIToolset",

@@ -28,6 +28,9 @@ class CallOutcome:
     output: Any = None
     is_error: bool = False
     error: str | None = None
+    #: The call's own duration when a wrapper measured it apart from time spent queueing
+    #: (see `LimitedToolset`); None when only the caller's clock knows.
+    latency_ms: float | None = None
 
 
 class Toolset(abc.ABC):

@@ -1,4 +1,4 @@
-"""`python -m generators.builtin`: serve the built-in read-only toolset over MCP stdio."""
+"""`python -m generators.builtin [--http PORT]`: serve the built-in read-only toolset over MCP."""
 
 from generators.builtin._server import main
 

@@ -1,4 +1,4 @@
-"""Builds the `backchain-builtin` MCP server from the tool modules and runs it over stdio.
+"""Builds the `backchain-builtin` MCP server from the tool modules and runs it (stdio or HTTP).
 
 Why a server of our own: the built-in toolset is exercised exactly like any
 third-party one (a separate process speaking MCP over stdio), so exploration,
@@ -10,6 +10,7 @@ SDK's `stdio_server` points fd 1 at stderr, and logging goes to stderr too.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 
@@ -67,9 +68,21 @@ def create_server() -> MCPServer:
     return server
 
 
-def main() -> None:
-    """Entry point of `python -m generators.builtin`."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `python -m generators.builtin [--http PORT [--host HOST]]`.
+
+    Stdio by default. With ``--http`` the same server listens for MCP's streamable
+    HTTP transport at ``http://HOST:PORT/mcp``: the way a remote server is reached,
+    so the HTTP client is tested against a real server of our own.
+    """
+    parser = argparse.ArgumentParser(prog="python -m generators.builtin", description=INSTRUCTIONS)
+    parser.add_argument("--http", type=int, metavar="PORT", help="serve streamable HTTP on this port")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on with --http")
+    args = parser.parse_args(argv)
     # Before MCPServer's own basicConfig (a no-op once handlers exist): plain lines on stderr.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("generators.builtin").setLevel(logging.INFO)
-    create_server().run("stdio")
+    if args.http is None:
+        create_server().run("stdio")
+    else:
+        create_server().run("streamable-http", host=args.host, port=args.http)
