@@ -209,7 +209,7 @@ def tag(
 @app.command()
 def export(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
-    format: str = typer.Option(..., "--format", "-f", help="trl-sft or verl."),
+    format: str = typer.Option(..., "--format", "-f", help="trl-sft, verl, or replay (the recorded calls, parquet)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output file: .jsonl or .parquet."),
     db: Optional[Path] = DbOption,
 ) -> None:
@@ -224,7 +224,12 @@ def export(
         dataset_name, version_ref = parse_ref(ref)
         with _open_store(_db(db), read_only=True) as store:
             info = store.resolve(dataset_name, version_ref)
-            result = export_rows(store.iter_examples(info.version_id), fmt=format, out=out, version=info)
+            if format == "replay":  # one row per observation, not per example: its own writer
+                from exporters import export_replay_table
+
+                result = export_replay_table(store, info, out)
+            else:
+                result = export_rows(store.iter_examples(info.version_id), fmt=format, out=out, version=info)
         typer.echo(f"wrote {result.row_count} rows of {info.dataset}@{info.version} as {format} to {result.path}")
     except BackchainError as exc:
         _fail(str(exc))

@@ -21,6 +21,16 @@ from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
 from ._python import PythonToolset
 from ._side_effects import classify_http, classify_mcp
+from ._simulator import (
+    REPLAY_COLUMNS,
+    TOOLS_METADATA_KEY,
+    MissPolicy,
+    RecordedCall,
+    ReplaySimulator,
+    SimulatedOutcome,
+    normalise_arguments,
+    normalised_key,
+)
 from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
 
 __all__ = [
@@ -38,10 +48,16 @@ __all__ = [
     "MCPHTTPToolset",
     "MCPToolset",
     "MODEL_CLOCK",
+    "MissPolicy",
     "OpenAPIToolset",
     "PythonToolset",
+    "REPLAY_COLUMNS",
+    "RecordedCall",
+    "ReplaySimulator",
     "ReplyCache",
+    "SimulatedOutcome",
     "SkippedTool",
+    "TOOLS_METADATA_KEY",
     "TOOL_CLOCK",
     "Toolset",
     "answer_candidates",
@@ -50,6 +66,8 @@ __all__ = [
     "choose_answer",
     "classify_http",
     "classify_mcp",
+    "normalise_arguments",
+    "normalised_key",
     "resolve_pointer",
     "select_tools",
     "template_task",

@@ -1,0 +1,178 @@
+"""The replay table: a sealed version's recorded calls as one parquet file, for RL environments.
+
+A training format row is one example; a replay-table row is one *observation*, so this export
+does not fit ``ExportFormat`` and has its own entry point, ``export_replay_table``
+(``backchain export DATASET@REF --format replay --out calls.parquet``). Load it back with
+``generators.ReplaySimulator.from_parquet``.
+
+Rows: every observation that a step of one of the version's examples points to
+(``Step.observation_id``), once, in the order the examples first reach them (examples by id,
+each batch's new observations by id), so exporting the same version twice gives the same file.
+Columns (``generators.REPLAY_COLUMNS``)::
+
+    toolset, toolset_version, tool      strings (toolset_version may be null)
+    arguments_json, output_json         canonical JSON text (output "null" when there was none)
+    normalised_key                      generators.normalised_key(toolset, tool, arguments)
+    is_error, error                     what the call returned when it failed
+    observation_id, started_at          the stored observation's id and time (UTC)
+
+The tools the examples offer (``Example.tools``, one per toolset and name) travel in the
+file's key-value metadata under ``backchain.tools`` as a JSON list of ``schemas.Tool``, so
+``list_tools()`` of the loaded simulator offers what the model was offered.
+
+Streaming: examples are read in batches (``Store.iter_examples``), each batch's observations
+are fetched with one query over the public ``observations`` view and written as one parquet
+row group. Only the ids of observations already written are kept, to write each once. The
+file and its manifest (``ExportManifest``, format ``replay``) are written in a scratch
+directory beside ``out`` and renamed into place when complete, as every export is.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from generators import REPLAY_COLUMNS, TOOLS_METADATA_KEY, normalised_key
+from schemas import ConfigError, Example, ExportError, ExportManifest, Tool, VersionInfo, canonical_json
+
+from ._export import MANIFEST_SUFFIX, ExportResult, _closing, _sha256
+
+if TYPE_CHECKING:
+    from store import Store
+
+REPLAY_FORMAT = "replay"
+REPLAY_SCHEMA = pa.schema(
+    [
+        ("toolset", pa.string()), ("toolset_version", pa.string()), ("tool", pa.string()),
+        ("arguments_json", pa.string()), ("normalised_key", pa.string()),
+        ("output_json", pa.string()), ("is_error", pa.bool_()), ("error", pa.string()),
+        ("observation_id", pa.string()), ("started_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+_OBSERVATIONS_SQL = (
+    "SELECT observation_id, toolset, toolset_version, tool, arguments, output, is_error, error, "
+    "started_at FROM observations "
+    "WHERE observation_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY observation_id"
+)
+
+
+def export_replay_table(
+    store: Store, version: VersionInfo, out: Path, *, batch_size: int = 500
+) -> ExportResult:
+    """Write the observations behind ``version``'s examples to ``out`` (a .parquet file).
+
+    Raises ConfigError for another extension, ExportError when a step's observation is not in
+    the store or the file cannot be written.
+    """
+    out = Path(out)
+    if out.suffix.lower() != ".parquet":
+        raise ConfigError(f"the replay table is parquet: name the output {out.with_suffix('.parquet')}")
+    if out.is_dir():
+        raise ExportError(f"{out} is a directory; give a file path such as {out / 'replay.parquet'}")
+    if batch_size < 1:
+        raise ConfigError("batch_size must be at least 1")
+    manifest_path = out.with_name(out.name + MANIFEST_SUFFIX)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent)
+    except OSError as exc:
+        raise ExportError(f"cannot write to {out.parent}: {exc.strerror or exc}") from exc
+
+    tools: dict[tuple[str, str], Tool] = {}
+    written: set[str] = set()
+    rows = 0
+    with work as scratch:
+        tmp_file = Path(scratch) / out.name
+        try:
+            with pq.ParquetWriter(tmp_file, REPLAY_SCHEMA) as writer:
+                for batch in _example_batches(store, version, batch_size):
+                    for example in batch:
+                        for tool in example.tools:
+                            tools.setdefault((tool.toolset, tool.name), tool)
+                    table = _observation_rows(store, batch, written)
+                    if table.num_rows:
+                        rows += table.num_rows
+                        writer.write_table(table)
+                writer.add_key_value_metadata({
+                    TOOLS_METADATA_KEY: canonical_json([t.model_dump(mode="json") for t in tools.values()]),
+                    b"backchain.version_id": version.version_id,
+                })
+            digest = _sha256(tmp_file)
+            manifest = ExportManifest(
+                version_id=version.version_id, dataset=version.dataset, version=version.version,
+                content_hash=version.content_hash, format=REPLAY_FORMAT, file=out.name,
+                row_count=rows, sha256=digest, created_by="backchain export", load_drift=[],
+            )
+            tmp_manifest = Path(scratch) / manifest_path.name
+            tmp_manifest.write_text(
+                json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
+                encoding="utf-8",
+            )
+            os.replace(tmp_file, out)
+            os.replace(tmp_manifest, manifest_path)
+        except OSError as exc:
+            raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    return ExportResult(
+        format=REPLAY_FORMAT, path=out, row_count=rows, sha256=digest, manifest_path=manifest_path,
+    )
+
+
+def _example_batches(store: Store, version: VersionInfo, size: int) -> Iterator[list[Example]]:
+    batch: list[Example] = []
+    rows = store.iter_examples(version.version_id, batch_size=size)
+    with _closing(rows):  # release the store's cursor even when writing fails
+        for example, _score, _split in rows:
+            batch.append(example)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+def _observation_rows(store: Store, batch: list[Example], written: set[str]) -> pa.Table:
+    """The batch's observations not written yet, as replay-table rows."""
+    wanted: dict[str, tuple[str, int]] = {}  # observation id -> (example id, step) for errors
+    for example in batch:
+        for k, step in enumerate(example.trace.steps):
+            if step.observation_id not in written:
+                wanted.setdefault(step.observation_id, (example.example_id, k))
+    if not wanted:
+        return REPLAY_SCHEMA.empty_table()
+    _columns, found = store.query(_OBSERVATIONS_SQL, [sorted(wanted)])
+    missing = sorted(set(wanted) - {row[0] for row in found})
+    if missing:
+        example_id, step = wanted[missing[0]]
+        raise ExportError(
+            f"example {example_id}: step {step}'s observation {missing[0]} is not in the "
+            f"observations of {store.path} ({len(missing)} missing in all); the replay table needs "
+            "every step's observation, so export from the database the version was made in"
+        )
+    columns: dict[str, list[Any]] = {name: [] for name in REPLAY_COLUMNS}
+    for obs_id, toolset, version, tool, arguments, output, is_error, error, started_at in found:
+        args = json.loads(arguments)
+        columns["toolset"].append(toolset)
+        columns["toolset_version"].append(version)
+        columns["tool"].append(tool)
+        columns["arguments_json"].append(canonical_json(args))
+        columns["normalised_key"].append(normalised_key(toolset, tool, args))
+        columns["output_json"].append(canonical_json(None if output is None else json.loads(output)))
+        columns["is_error"].append(bool(is_error))
+        columns["error"].append(error)
+        columns["observation_id"].append(obs_id)
+        columns["started_at"].append(_utc(started_at))
+        written.add(obs_id)
+    return pa.Table.from_pydict(columns, schema=REPLAY_SCHEMA)
+
+
+def _utc(value: _dt.datetime) -> _dt.datetime:
+    return value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value.astimezone(_dt.UTC)
