@@ -235,6 +235,36 @@ def export(
         _fail(str(exc))
 
 
+@app.command()
+def audit(
+    ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
+    sample: int = typer.Option(100, "--sample", help="Examples to audit, a seeded sample (default: 100)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample (default: 0)."),
+    allow_writes: bool = typer.Option(False, "--allow-writes", help="Also re-execute examples that call write tools."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Re-execute a version's recorded calls today and report which answers would change.
+
+    Example: backchain audit default@latest --sample 20
+    """
+    try:
+        from store import parse_ref
+
+        from ._audit import plan_audit, render_audit, run_audit
+
+        dataset_name, version_ref = parse_ref(ref)
+        with _open_store(_db(db), read_only=True) as store:
+            plan = plan_audit(store, dataset_name, version_ref, sample=sample, seed=seed)
+        report = asyncio.run(run_audit(plan, allow_writes=allow_writes))
+        if as_json:
+            typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        else:
+            typer.echo(render_audit(report), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
 def main() -> None:
     try:
         app()

@@ -498,3 +498,31 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?)",
                 [key, endpoint, canonical_json(request), canonical_json(reply), _arrow.now_utc()],
             )
+
+    # -- drift audit (backchain audit) -----------------------------------------------
+
+    def member_runs(self, version_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Example id -> (run id, stored run config) of the run that made each member.
+
+        ``backchain audit`` restarts each example's toolsets from this config. An example
+        stored by several runs is credited to the run that sealed the version, else to a run
+        of the same dataset, else to the latest; a member no run made is absent.
+        """
+        self._version_by_id(version_id)
+        rows = self.con.execute(
+            "SELECT m.example_id, c.run_id, r.config FROM member_rows AS m "
+            "JOIN version_rows AS v ON v.version_id = m.version_id "
+            "JOIN candidate_rows AS c ON c.example_id = m.example_id "
+            "JOIN run_rows AS r ON r.run_id = c.run_id WHERE m.version_id = ? "
+            "QUALIFY row_number() OVER (PARTITION BY m.example_id ORDER BY "
+            "(c.run_id IS NOT DISTINCT FROM v.run_id) DESC, (c.dataset = v.dataset) DESC, "
+            "r.started_at DESC, c.run_id) = 1",
+            [version_id],
+        ).fetchall()
+        configs: dict[str, dict[str, Any]] = {}
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        for example_id, run_id, config in rows:
+            if run_id not in configs:
+                configs[run_id] = dict(json.loads(config))
+            out[example_id] = (run_id, configs[run_id])
+        return out

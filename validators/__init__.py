@@ -3,6 +3,16 @@
 They return records (LeafResult, Judgement); they never open the database.
 """
 
+from ._audit import (
+    AnswerDrift,
+    AuditResult,
+    CallDrift,
+    CallStatus,
+    ExampleStatus,
+    ToolDrift,
+    audit_examples,
+    summarise_tools,
+)
 from ._checks import CHECKS, CheckContext, CheckResult
 from ._judge import Judge, JudgeScore, judge_context, score_from_logprobs, yes_no_mass
 from ._replay import ReplayReport, ReplayResult, diff_pointers, replay_steps
@@ -10,15 +20,22 @@ from ._rubric import RUBRIC_DIR, evaluate, load_rubric
 from ._text import answer_in_text, normalise_text, value_in_text, values_equal
 
 __all__ = [
+    "AnswerDrift",
+    "AuditResult",
     "CHECKS",
+    "CallDrift",
+    "CallStatus",
     "CheckContext",
     "CheckResult",
+    "ExampleStatus",
     "Judge",
     "JudgeScore",
     "RUBRIC_DIR",
     "ReplayReport",
     "ReplayResult",
+    "ToolDrift",
     "answer_in_text",
+    "audit_examples",
     "diff_pointers",
     "evaluate",
     "judge_context",
@@ -26,6 +43,7 @@ __all__ = [
     "normalise_text",
     "replay_steps",
     "score_from_logprobs",
+    "summarise_tools",
     "value_in_text",
     "values_equal",
     "yes_no_mass",
