@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from generators import DEFAULT_MIX, KINDS
 from schemas import ConfigError
 
 DATASET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -72,6 +73,20 @@ class RunConfig(_Model):
     concurrency: int = Field(default=4, gt=0, le=256)
     call_timeout: float = Field(default=30.0, gt=0)
     message: str = ""
+    kinds: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_MIX), description="Weight of each task kind in the mix."
+    )
+    variants: int = Field(default=1, gt=0, le=16, description="LLM phrasings per draft (deduplicated).")
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown task kind {unknown[0]!r} (known: {', '.join(KINDS)})")
+        if any(w < 0 for w in v.values()) or not any(w > 0 for w in v.values()):
+            raise ValueError("kind weights must be >= 0 and at least one > 0")
+        return v
 
     @property
     def uses_embedded_toolsets(self) -> bool:
@@ -125,6 +140,20 @@ def parse_value_flags(flags: list[str]) -> dict[str, list[Any]]:
             pass
         values.setdefault(name.strip(), []).append(value)
     return values
+
+
+def parse_kinds_flag(text: str | None) -> dict[str, float] | None:
+    """--kinds 'multi_step=3,parallel=1' -> {"multi_step": 3.0, "parallel": 1.0}; other kinds get 0."""
+    if not text:
+        return None
+    mix: dict[str, float] = {k: 0.0 for k in KINDS}
+    for part in text.split(","):
+        name, sep, weight = part.strip().partition("=")
+        try:
+            mix[name.strip()] = float(weight) if sep else 1.0
+        except ValueError as exc:
+            raise ConfigError(f"--kinds {text!r}: weight of {name.strip()!r} is not a number") from exc
+    return mix
 
 
 def endpoint_from(url: str | None, model: str | None, what: str, env_prefix: str) -> EndpointConfig | None:

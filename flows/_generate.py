@@ -54,6 +54,9 @@ class RunSummary:
     traces: int = 0
     multi_step: int = 0
     tasks_written: int = 0
+    kinds_wanted: dict[str, int] = field(default_factory=dict)
+    kinds_short: dict[str, int] = field(default_factory=dict)
+    kind_counts: dict[str, int] = field(default_factory=dict)
     status_counts: dict[str, int] = field(default_factory=dict)
     writer_counts: dict[str, int] = field(default_factory=dict)
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
@@ -66,6 +69,7 @@ class RunSummary:
             "calls": self.calls, "call_errors": self.call_errors, "tools_called": self.tools_called,
             "skipped_tools": [f"{s.toolset}.{s.tool}: {s.reason}" for s in self.skipped],
             "traces": self.traces, "multi_step": self.multi_step, "tasks_written": self.tasks_written,
+            "kinds_wanted": self.kinds_wanted, "kinds_short": self.kinds_short, "kind_counts": self.kind_counts,
             "status_counts": self.status_counts, "writer_counts": self.writer_counts,
             "top_reasons": self.top_reasons, "volatile_tools": self.volatile_tools,
             "seconds": round(self.seconds, 3),
@@ -185,9 +189,10 @@ async def _stages_in_order(
     summary.traces = len(traces)
     summary.multi_step = sum(len(t.steps) > 1 for t in traces)
 
-    with reporter.stage("writing tasks", total=len(traces)) as advance:
-        written = await as_task(_stages.write, "back-chain")(traces, catalog, writer, config, advance)
-    examples: list[Example] = written.examples
+    drafts, plan = await as_task(_stages.draft, "draft")(calls, traces, config)
+    summary.kinds_wanted, summary.kinds_short = plan.wanted, plan.shortfall()
+    with reporter.stage("writing tasks", total=len(drafts)) as advance:
+        examples: list[Example] = await as_task(_stages.write, "back-chain")(drafts, catalog, writer, config, advance)
     summary.tasks_written = len(examples)
 
     recorded_at = max((o.started_at for o in observations), default=None)
@@ -207,6 +212,7 @@ async def _stages_in_order(
         message=config.message or f"backchain run {summary.run_id[:8]}",
     )
     summary.status_counts = dict(Counter(j.status for j in judgements))
+    summary.kind_counts = dict(Counter(e.task.kind for e, j in pairs if j.status == "accepted"))
     summary.writer_counts = dict(Counter(
         e.task.writer for e, j in pairs if j.status == "accepted"
     ))

@@ -63,6 +63,12 @@ def render_summary(summary: RunSummary, db: str) -> str:
         f"  accepted       {sc.get('accepted', 0)}   rejected {sc.get('rejected', 0)}"
         f"   judge errors {sc.get('judge_error', 0)}",
     ]
+    if summary.kind_counts:
+        lines.append("  accepted kinds " + ", ".join(f"{k}: {n}" for k, n in sorted(summary.kind_counts.items())))
+    if summary.kinds_short:
+        lines.append("  kinds short    " + ", ".join(
+            f"{k}: {n} of {summary.kinds_wanted.get(k, 0)} not buildable from this exploration"
+            for k, n in sorted(summary.kinds_short.items())))
     if summary.writer_counts:
         lines.append("  accepted by    " + ", ".join(f"{w} writer: {n}" for w, n in sorted(summary.writer_counts.items())))
     if summary.top_reasons:

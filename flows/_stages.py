@@ -21,13 +21,14 @@ from generators import (
     LLMWriter,
     SkippedTool,
     Toolset,
+    Draft,
+    KindPlan,
+    build_drafts,
     build_traces,
-    choose_answer,
     select_tools,
-    template_task,
 )
-from schemas import Example, Judgement, Observation, Rubric, Tool, Trace
-from validators import CHECKS, CheckContext, Judge, ReplayReport, evaluate, replay_steps
+from schemas import Example, Judgement, Observation, Rubric, Task, Tool, Trace
+from validators import CHECKS, CheckContext, Judge, ReplayReport, evaluate, normalise_text, replay_steps
 
 from ._config import RunConfig
 
@@ -56,11 +57,41 @@ async def list_tools(toolsets: Mapping[str, Toolset], config: RunConfig) -> Tool
     return ToolCatalog(tools, allowed, skipped)
 
 
+# A values-per-toolset hook in Explorer itself would replace this subclass.
+class _ScopedExplorer(Explorer):
+    """An explorer whose seeded values can belong to one toolset.
+
+    While it proposes a call to a tool, ``config.values`` is the run's values
+    plus those the tool's toolset seeds; values seeded for one toolset never
+    reach another toolset's parameters of the same name.
+    """
+
+    def __init__(self, *args: Any, toolset_values: Mapping[str, Mapping[str, Sequence[Any]]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        base = dict(self.config.values)
+        self._scoped = {
+            name: {**base, **{p: [*base.get(p, ()), *(v for v in vs if v not in base.get(p, ()))]
+                              for p, vs in own.items()}}
+            for name, own in toolset_values.items()
+        }
+
+    def _propose(self, tool: Tool, prefer_pool: bool) -> Any:
+        scoped = self._scoped.get(tool.toolset)
+        if scoped is None:
+            return super()._propose(tool, prefer_pool)
+        base, self.config.values = self.config.values, scoped
+        try:
+            return super()._propose(tool, prefer_pool)
+        finally:
+            self.config.values = base
+
+
 async def explore(
     toolsets: Mapping[str, Toolset], catalog: ToolCatalog, config: RunConfig,
     values: Mapping[str, Sequence[Any]], advance: Advance = _noop,
+    toolset_values: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
 ) -> list[ExploredCall]:
-    explorer = Explorer(
+    explorer = _ScopedExplorer(
         toolsets,
         catalog.allowed,
         ExploreConfig(
@@ -71,64 +102,82 @@ async def explore(
             seed=config.seed,
             values=values,
         ),
+        toolset_values=toolset_values or {},
     )
     return await explorer.run(on_round=lambda _r, new: advance(len(new)))
 
 
 async def chain(calls: Sequence[ExploredCall], config: RunConfig) -> list[Trace]:
-    return build_traces(calls, limit=config.examples, max_steps=config.max_steps, seed=config.seed)
+    # More traces than tasks: the kind mix draws singles, chains and multi_turn from them.
+    return build_traces(calls, limit=3 * config.examples, max_steps=config.max_steps, seed=config.seed)
 
 
 @dataclass
 class Written:
     examples: list[Example] = field(default_factory=list)
-    unanswerable: int = 0
+    plan: KindPlan = field(default_factory=KindPlan)
 
 
 def _tools_for(trace: Trace, catalog: ToolCatalog) -> list[Tool]:
-    """The tools offered in the example: every allowed tool of the toolsets the trace used."""
-    used = {s.toolset for s in trace.steps}
+    """The tools offered in the example: every allowed tool of the toolsets the trace used.
+
+    A no_call task has no trace: it is offered the first toolset's tools, so
+    not calling is a choice, not the only option.
+    """
+    used = {s.toolset for s in trace.steps} or {catalog.allowed[0].toolset}
     return [t for t in catalog.allowed if t.toolset in used]
 
 
+async def draft(calls: Sequence[ExploredCall], traces: Sequence[Trace], config: RunConfig) -> tuple[list[Draft], KindPlan]:
+    """Template drafts in the configured kind mix, from real calls and chains."""
+    return build_drafts(calls, traces, total=config.examples, mix=config.kinds, seed=config.seed)
+
+
 async def write(
-    traces: Sequence[Trace], catalog: ToolCatalog, writer: LLMWriter | None, config: RunConfig,
+    drafts: Sequence[Draft], catalog: ToolCatalog, writer: LLMWriter | None, config: RunConfig,
     advance: Advance = _noop,
-) -> Written:
-    """Back-chain a task for each trace: template draft, then an LLM rewrite if configured.
+) -> list[Example]:
+    """Turn drafts into examples: the template text, or LLM rewrites (``variants`` per draft).
 
     A rewrite that fails the cheap gates is kept (it becomes a rejected candidate
-    with its reason) and the draft is used in its place, marked as the fallback.
+    with its reason). When no rewrite of a draft passes, the draft is used in
+    their place, marked as the fallback. Identical rewrites are kept once.
     """
-    out = Written()
 
-    async def one(index: int, trace: Trace) -> list[Example]:
-        answer = choose_answer(trace)
-        if answer is None:
-            out.unanswerable += 1
-            return []
+    async def one(index: int, trace: Trace, task: Task) -> list[Example]:
         tools = _tools_for(trace, catalog)
-        draft = Example(task=template_task(trace, answer), trace=trace, tools=tools)
+        template = Example(task=task, trace=trace, tools=tools)
         if writer is None:
-            return [draft]
-        rewritten = Example(task=await writer.rewrite(draft.task, seed=config.seed + index), trace=trace, tools=tools)
-        ctx = CheckContext()
-        failed = [r.reason for name in _REWRITE_GATES if not (r := CHECKS[name](rewritten, ctx)).passed]
-        if not failed:
-            return [rewritten]
-        fallback = draft.model_copy(
-            update={"task": draft.task.model_copy(update={"writer_note": f"fallback: llm rewrite failed: {failed[0]}"})}
-        )
-        return [rewritten, fallback]
+            return [template]
+        out: list[Example] = []
+        seen: set[str] = set()
+        passed_any, first_failure = False, ""
+        for v in range(config.variants):
+            seed = config.seed + index * config.variants + v
+            # Several variants need sampling; one is the deterministic best guess.
+            temperature = 0.0 if config.variants == 1 else 0.8
+            rewritten = Example(task=await writer.rewrite(task, seed=seed, temperature=temperature),
+                                trace=trace, tools=tools)
+            text = normalise_text(rewritten.task.user_request)
+            if text in seen:
+                continue
+            seen.add(text)
+            out.append(rewritten)
+            failed = [r.reason for name in _REWRITE_GATES if not (r := CHECKS[name](rewritten, CheckContext())).passed]
+            passed_any = passed_any or not failed
+            first_failure = first_failure or (failed[0] if failed else "")
+        if not passed_any:
+            note = f"fallback: llm rewrite failed: {first_failure}"
+            out.append(template.model_copy(update={"task": task.model_copy(update={"writer_note": note})}))
+        return out
 
-    async def tracked(index: int, trace: Trace) -> list[Example]:
-        result = await one(index, trace)
+    async def tracked(index: int, trace: Trace, task: Task) -> list[Example]:
+        result = await one(index, trace, task)
         advance(1)
         return result
 
-    for batch in await asyncio.gather(*(tracked(i, t) for i, t in enumerate(traces))):
-        out.examples.extend(batch)
-    return out
+    batches = await asyncio.gather(*(tracked(i, t, k) for i, (t, k) in enumerate(drafts)))
+    return [e for batch in batches for e in batch]
 
 
 async def replay(toolsets: Mapping[str, Toolset], examples: Sequence[Example], recorded_at: _dt.datetime | None, config: RunConfig) -> ReplayReport:

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from schemas import BackchainError, ConfigError
 
-from ._config import OpenAPISource, build_config, endpoint_from, parse_value_flags
+from ._config import OpenAPISource, build_config, endpoint_from, parse_kinds_flag, parse_value_flags
 from ._prefect_env import home_dir
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -81,6 +81,8 @@ def run(
     rubric: Optional[str] = typer.Option(None, "--rubric", help="Rubric name under data/rubrics/ or a YAML path."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Tool-call budget for exploration (default: 120)."),
     message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the version."),
+    kinds: Optional[str] = typer.Option(None, "--kinds", help="Task kind mix, e.g. 'multi_step=3,parallel=1,no_call=1'."),
+    variants: Optional[int] = typer.Option(None, "--variants", help="LLM phrasings per task, deduplicated (default: 1)."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Explore tools, back-chain tasks, judge them and seal a new dataset version.
@@ -93,6 +95,7 @@ def run(
         overrides: dict[str, Any] = {
             "mcp": mcp, "values": parse_value_flags(value), "examples": examples, "dataset": dataset,
             "seed": seed, "allow": allow, "rubric": rubric, "max_calls": max_calls, "message": message,
+            "kinds": parse_kinds_flag(kinds), "variants": variants,
             "openapi": [OpenAPISource(spec=s, base_url=base_url[i] if base_url else None).model_dump()
                         for i, s in enumerate(openapi)],
         }

@@ -21,6 +21,7 @@ from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
 from ._python import PythonToolset
 from ._side_effects import classify_http, classify_mcp
+from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts
 from ._simulator import (
     REPLAY_COLUMNS,
     TOOLS_METADATA_KEY,
@@ -38,10 +39,14 @@ __all__ = [
     "CallOutcome",
     "ChatClient",
     "ChatReply",
+    "DEFAULT_MIX",
+    "Draft",
     "Endpoint",
     "ExploreConfig",
     "ExploredCall",
     "Explorer",
+    "KINDS",
+    "KindPlan",
     "LLMWriter",
     "LimitedToolset",
     "LocalModelServer",
@@ -61,6 +66,7 @@ __all__ = [
     "TOOL_CLOCK",
     "Toolset",
     "answer_candidates",
+    "build_drafts",
     "build_traces",
     "bundled_gguf",
     "choose_answer",

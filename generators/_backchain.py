@@ -124,9 +124,18 @@ def choose_answer(trace: Trace) -> Answer | None:
     value = resolve_pointer(trace.steps[pick.step].output, pick.pointer)
     if isinstance(value, (int, float)):
         normaliser = Normaliser(kind="number", tolerance=1e-6)
+    elif isinstance(value, str) and _ISO_WHEN.match(value):
+        normaliser = Normaliser(kind="date")
     else:
         normaliser = Normaliser(kind="casefold")
     return Answer(pointers=[pick], value=value, normaliser=normaliser)
+
+
+_ISO_WHEN = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def _indefinite(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 def _join(items: Sequence[str]) -> str:
@@ -135,8 +144,12 @@ def _join(items: Sequence[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def template_task(trace: Trace, answer: Answer) -> Task:
-    """The deterministic draft: every user value stated, the answer asked for, no tool named."""
+def template_task(trace: Trace, answer: Answer, *, withheld: str | None = None) -> Task:
+    """The deterministic draft: every user value stated, the answer asked for, no tool named.
+
+    ``withheld`` names a user-supplied parameter left out of the first request
+    ("for a country"); the caller adds the turns in which the user supplies it.
+    """
     values = user_values(trace)
     last = len(trace.steps) - 1
     consumed: dict[int, list[str]] = {}
@@ -151,7 +164,7 @@ def template_task(trace: Trace, answer: Answer) -> Task:
     def given(k: int) -> str:
         step = trace.steps[k]
         parts = [
-            f"{label(p)} {render_value(v)}"
+            _indefinite(label(p)) if p == withheld else f"{label(p)} {render_value(v)}"
             for p, v in step.arguments.items()
             if step.sources.get(p) is None or step.sources[p].origin != "step"
         ]
@@ -193,6 +206,30 @@ _SYSTEM = (
     "function, and never state the answer. Reply only with JSON: {\"request\": \"...\"}."
 )
 
+# One worked example per task kind: what changes is what the rewrite must keep.
+_FEW_SHOT: dict[str, tuple[str, str, str]] = {
+    "single": (
+        "For country France, what is the capital?", "France",
+        "What's the capital city of France?"),
+    "multi_step": (
+        "Look up the latitude and longitude for country Japan, then use that to find the timezone. "
+        "What is the timezone?", "Japan",
+        "Which time zone is Japan's capital in? Work it out from its coordinates."),
+    "parallel": (
+        "For faa JFK, what is the timezone? Also, for currency code EUR, what is the name?", "JFK, EUR",
+        "Two quick questions: which time zone is JFK airport in, and what is the currency EUR called?"),
+    "multi_turn": (
+        "For a country, what is the capital?", "(none: the user names the country later)",
+        "Can you tell me the capital of a country? I'll say which one."),
+    "error_recovery": (
+        "For date 2013-07-04 and origin JFK, what is the temp f?", "2013-07-04, JFK",
+        "How warm was it at JFK on 2013-07-04, in Fahrenheit?"),
+    "no_call": (
+        "Without looking anything up: if one flights is 12 and one seats is 30, what do the two numbers "
+        "add up to?", "12, 30",
+        "Quick sum, no need to look anything up: what's 12 plus 30?"),
+}
+
 
 class LLMWriter:
     """Rewrites template drafts with a model; records the model and a hash of its prompt."""
@@ -203,18 +240,26 @@ class LLMWriter:
         self.max_tokens = max_tokens
 
     def messages(self, draft: Task) -> list[dict[str, str]]:
-        values = "\n".join(f"- {render_value(v)}" for v in draft.user_values.values()) or "- (none)"
+        """System rules, one worked example for the draft's kind, then the draft."""
+        said = draft.user_request.casefold()
+        values = "\n".join(
+            f"- {render_value(v)}" for v in draft.user_values.values() if render_value(v).casefold() in said
+        ) or "- (none)"
+        example_draft, example_values, example_reply = _FEW_SHOT[draft.kind]
         return [
             {"role": "system", "content": _SYSTEM},
+            {"role": "user", "content": f"Draft: {example_draft}\nValues to keep verbatim: {example_values}"},
+            {"role": "assistant", "content": json.dumps({"request": example_reply})},
             {"role": "user", "content": f"Draft: {draft.user_request}\nValues to keep verbatim:\n{values}"},
         ]
 
-    async def rewrite(self, draft: Task, *, seed: int = 0) -> Task:
+    async def rewrite(self, draft: Task, *, seed: int = 0, temperature: float | None = None) -> Task:
+        """One rewrite of the first user message; the dialogue turns stay as drafted."""
         messages = self.messages(draft)
         reply = await self.client.chat(
             messages,
             max_tokens=self.max_tokens,
-            temperature=self.temperature,
+            temperature=self.temperature if temperature is None else temperature,
             seed=seed,
             json_schema=_REWRITE_SCHEMA,
         )

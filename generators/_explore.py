@@ -114,6 +114,7 @@ class ExploreConfig:
     call_timeout: float = 30.0
     seed: int = 0
     values: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+    error_probes: int = 4  # calls repeated with a typo, to record real error paths
 
 
 def _escape(token: str) -> str:
@@ -367,7 +368,7 @@ class Explorer:
     async def run_round(self, round_index: int) -> list[ExploredCall]:
         """One round: propose up to N new calls per tool, execute them concurrently."""
         planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]]] = []
-        budget = self.config.max_calls - len(self.calls)
+        budget = self.config.max_calls - self.config.error_probes - len(self.calls)  # probes keep theirs
         for tool in self.rng.sample(self.tools, len(self.tools)):
             made = 0
             for attempt in range(self.config.calls_per_tool_per_round * 4):
@@ -403,4 +404,42 @@ class Explorer:
                 on_round(r, new)
             if not new:
                 break
+        if self.config.error_probes:
+            probes = await self.probe_errors(self.config.error_probes)
+            if on_round is not None:
+                on_round(self.config.rounds, probes)
         return self.calls
+
+    async def probe_errors(self, n: int) -> list[ExploredCall]:
+        """Error paths: repeat up to n successful calls with a typo in one text argument.
+
+        The tool's real reaction (usually an error such as "unknown country
+        'Frnace'") is recorded like any observation; paired with the original
+        call it is error-recovery material: a failed call, then the corrected one.
+        """
+        planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource]]] = []
+        tools = {(t.toolset, t.name): t for t in self.tools}
+        for call in self.rng.sample(self.calls, len(self.calls)):
+            obs = call.observation
+            if len(planned) >= n or len(self.calls) + len(planned) >= self.config.max_calls:
+                break
+            texts = [k for k, v in obs.arguments.items() if isinstance(v, str) and len(v) >= 4]
+            if obs.is_error or call.parents or not texts or (obs.toolset, obs.tool) not in tools:
+                continue
+            param = self.rng.choice(sorted(texts))
+            original: str = obs.arguments[param]
+            i = self.rng.randrange(1, len(original) - 2)
+            typo = original[:i] + original[i + 1] + original[i] + original[i + 2:]
+            args = {**obs.arguments, param: typo}
+            key = call_key(obs.toolset, self.toolsets[obs.toolset].version, obs.tool, args)
+            if typo == original or key in self._seen_keys:
+                continue
+            self._seen_keys.add(key)
+            sources = {**call.sources, param: _user_source("probe-typo")}
+            planned.append((tools[(obs.toolset, obs.tool)], args, sources))
+        observations = await asyncio.gather(*(self._execute(t, a) for t, a, _ in planned))
+        probes = [ExploredCall(o, s, {}, 0) for (_, _, s), o in zip(planned, observations)]
+        for p in probes:
+            self.pool.add(p.observation)
+        self.calls.extend(probes)
+        return probes

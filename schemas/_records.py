@@ -155,7 +155,11 @@ class Trace(_Record):
 class Normaliser(_Record):
     """How a checker compares a model's answer to the recorded value."""
 
-    kind: Literal["exact", "casefold", "number"] = "casefold"
+    kind: Literal["exact", "casefold", "number", "date"] = Field(
+        default="casefold",
+        description="exact; casefold (case and spacing); number (within tolerance); "
+        "date (the same calendar date, or instant for date-times, in any common spelling).",
+    )
     tolerance: float = Field(default=0.0, ge=0, description="Relative tolerance for numbers.")
 
 

@@ -16,8 +16,9 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from generators import resolve_pointer
-from schemas import SealedVersionError
+from schemas import Answer, SealedVersionError
 from store import Store
+from validators import values_equal
 
 runner = CliRunner()
 
@@ -66,18 +67,20 @@ def test_accepted_chain_passes_an_output_value_forward(e2e_db: Path) -> None:
 
 
 def test_every_accepted_answer_is_in_the_recorded_outputs(e2e_db: Path) -> None:
-    rows = _sql(e2e_db, "SELECT trace, answer FROM candidates WHERE status = 'accepted'")
+    rows = _sql(e2e_db, "SELECT kind, trace, answer FROM candidates WHERE status = 'accepted'")
     observations = {r["observation_id"]: _json(r["output"]) for r in _sql(e2e_db, "SELECT observation_id, output FROM observations")}
+    checked = 0
     for row in rows:
         steps = _json(row["trace"])["steps"]
-        answer = _json(row["answer"])
-        for ptr in answer["pointers"]:
-            recorded = observations[steps[ptr["step"]]["observation_id"]]
-            value = resolve_pointer(recorded, ptr["pointer"])
-            if answer["normaliser"]["kind"] == "number":
-                assert float(value) == pytest.approx(float(answer["value"]))
-            else:
-                assert str(value).casefold() == str(answer["value"]).casefold()
+        if row["kind"] == "no_call":
+            assert steps == [] and _json(row["answer"]) is None
+            continue
+        answer = Answer.model_validate(_json(row["answer"]))
+        for ptr, expected in zip(answer.pointers, answer.values()):
+            recorded = observations[steps[ptr.step]["observation_id"]]
+            assert values_equal(expected, resolve_pointer(recorded, ptr.pointer), answer.normaliser)
+            checked += 1
+    assert checked > 0
 
 
 def test_rejections_and_leaves_are_stored_with_reasons(e2e_db: Path) -> None:

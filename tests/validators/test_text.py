@@ -133,3 +133,28 @@ def test_values_equal(expected: Any, got: Any, kind: str, tolerance: float, equa
 )
 def test_answer_in_text(answer: Answer, text: str, found: bool) -> None:
     assert answer_in_text(answer, text) is found
+
+
+@pytest.mark.parametrize(
+    ("expected", "got", "same"),
+    [
+        ("2024-07-14", "2024-07-14", True),
+        ("2024-07-14", "14 July 2024", True),
+        ("2024-07-14", "July 14, 2024", True),
+        ("2024-07-14", "2024-07-15", False),
+        ("2024-06-21T20:08:09-07:00", "2024-06-22T03:08:09+00:00", True),  # the same instant
+        ("2024-06-21T20:08:09-07:00", "2024-06-21T20:08:10-07:00", False),
+        ("2024-07-14", "not a date", False),
+    ],
+)
+def test_date_normaliser(expected: str, got: str, same: bool) -> None:
+    assert values_equal(expected, got, Normaliser(kind="date")) is same
+
+
+def test_answer_checker_reads_dates_in_free_text() -> None:
+    answer = Answer(pointers=[AnswerPointer(step=0, pointer="/date")], value="2024-07-14",
+                    normaliser=Normaliser(kind="date"))
+    assert answer_in_text(answer, "It falls on July 14, 2024.")
+    assert answer_in_text(answer, "Bastille Day is 14 July 2024")
+    assert not answer_in_text(answer, "It is on 2024-07-15.")
+    assert not answer_in_text(answer, "Sometime in July.")
