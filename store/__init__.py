@@ -7,20 +7,31 @@
 * ``parse_ref``: ``"flights@3"`` -> ``("flights", "3")``.
 * ``DEFAULT_DB`` / ``default_db_path()``: where the file lives (``BACKCHAIN_DB``).
 * ``quote_identifier``: the one way identifiers are put into SQL.
-* ``CONTRACT_COLUMNS``: the public views and their columns, for docs and tests.
+* ``CONTRACT_COLUMNS``: the public views and table macros and their columns,
+  for docs and tests; ``TABLE_MACROS``: which of them are macros, with their call.
+* ``GcReport``, ``MergeResult``, ``VersionDiff``: what ``Store.gc``, ``merge``
+  and ``diff`` return; ``Ref``: a (dataset, ref) pair.
 """
 
+from ._connection import LOCK_TIMEOUT_ENV
+from ._gc import GcReport
 from ._migrations import MIGRATIONS, latest_version
 from ._refs import DB_ENV_VAR, DEFAULT_DB, default_db_path, parse_ref
-from ._sql import CONTRACT_COLUMNS, quote_identifier
-from ._store import Store
+from ._sql import CONTRACT_COLUMNS, TABLE_MACROS, quote_identifier
+from ._store import MergeResult, Ref, Store, VersionDiff
 
 __all__ = [
     "CONTRACT_COLUMNS",
     "DB_ENV_VAR",
     "DEFAULT_DB",
+    "GcReport",
+    "LOCK_TIMEOUT_ENV",
     "MIGRATIONS",
+    "MergeResult",
+    "Ref",
     "Store",
+    "TABLE_MACROS",
+    "VersionDiff",
     "default_db_path",
     "latest_version",
     "parse_ref",

@@ -144,3 +144,63 @@ def _write_node(node: Any) -> str | None:
         elif isinstance(item, list):
             stack.extend(item)
     return None
+
+
+# -- derive --where: one read-only boolean expression -----------------------------------
+
+_PREDICATE_TABLE = "__backchain_rows"
+
+
+def check_predicate(con: duckdb.DuckDBPyConnection, predicate: str) -> str:
+    """Return ``predicate`` (stripped) if it is one read-only SQL expression.
+
+    The predicate is parsed as the WHERE clause of ``SELECT 1 FROM t WHERE (...)``
+    by DuckDB's own parser, on lines of its own so that a trailing ``--`` comment
+    cannot swallow the closing parenthesis. The parse must give exactly that
+    shape back: one SELECT of the constant 1 from t, with no other clause. Text
+    that closes the parenthesis and goes on (``x) UNION SELECT ...``, ``; DROP``,
+    ``) LIMIT 1``) changes the shape and is refused, and so is any write node
+    inside (subqueries that read, such as ``example_id IN (SELECT ...)``, pass).
+    """
+    text = predicate.strip() if isinstance(predicate, str) else ""
+    if not text:
+        raise StoreError("--where needs a predicate over dataset_rows' columns, e.g. \"score > 0.5\"")
+    sql = f"SELECT 1 FROM {_PREDICATE_TABLE} WHERE (\n{text}\n)"
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise StoreError(f"--where could not parse the predicate {text!r}: {first_line(exc)}") from exc
+    if len(statements) != 1 or statements[0].type.name != "SELECT":
+        raise ReadOnlyQueryError(
+            f"--where takes one boolean expression over dataset_rows' columns, not statements: {text!r}"
+        )
+    row = first_row(con.execute("SELECT json_serialize_sql(?)", [sql]))
+    tree = json.loads(row[0]) if row else {"error": True}
+    if tree.get("error"):
+        reason = tree.get("error_message", "unknown")
+        raise StoreError(f"--where could not parse the predicate {text!r}: {reason}")
+    bad = _write_node(tree.get("statements", []))
+    if bad is not None:
+        raise ReadOnlyQueryError(f"--where must only read: refused {bad} in {text!r}")
+    node = tree["statements"][0].get("node", {})
+    source = node.get("from_table") or {}
+    shape_ok = (
+        node.get("type") == "SELECT_NODE"
+        and source.get("type") == "BASE_TABLE"
+        and source.get("table_name") == _PREDICATE_TABLE
+        and len(node.get("select_list", [])) == 1
+        and node["select_list"][0].get("class") == "CONSTANT"
+        and not node.get("modifiers")
+        and not (node.get("cte_map") or {}).get("map")
+        and not node.get("group_expressions")
+        and node.get("having") is None
+        and node.get("qualify") is None
+        and node.get("sample") is None
+        and node.get("where_clause") is not None
+    )
+    if not shape_ok:
+        raise ReadOnlyQueryError(
+            f"--where takes one boolean expression over dataset_rows' columns: {text!r} "
+            "reaches outside its parentheses"
+        )
+    return text

@@ -10,7 +10,7 @@ newer than the newest migration here (it was written by a newer backchain), or
 which records a migration this code does not know. A read-only open cannot
 migrate, so it refuses a file that still has migrations pending.
 
-To change the schema: add ``m002_what_changed`` below, append it to
+To change the schema: add ``m003_what_changed`` below, append it to
 ``MIGRATIONS``, never edit one that has shipped. Views and macros are recreated
 with ``CREATE OR REPLACE`` in the migration that changes them.
 """
@@ -27,7 +27,17 @@ import duckdb
 from schemas import SchemaVersionError
 
 from ._connection import first_row
-from ._sql import MACROS, TABLES, VIEWS
+from ._hashing import member_digest
+from ._sql import (
+    M001_MACROS,
+    M001_TABLES,
+    M001_VIEWS,
+    M002_BACKFILL,
+    M002_COLUMNS,
+    M002_MACROS,
+    M002_TABLES,
+    M002_VIEWS,
+)
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 
@@ -42,11 +52,35 @@ _MIGRATIONS_DDL = """
 
 def m001_initial(con: duckdb.DuckDBPyConnection) -> None:
     """Tables, the public views and the dataset_rows macro."""
-    for statement in (*TABLES, *VIEWS, *MACROS):
+    for statement in (*M001_TABLES, *M001_VIEWS, *M001_MACROS):
         con.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_initial,)
+def m002_lineage_diff_retention(con: duckdb.DuckDBPyConnection) -> None:
+    """Version metadata and lineage, members_hash, diff, time travel, gc tombstones (issue 3).
+
+    Rows and version ids are kept as they are. Runs get their config hash back
+    from their stored config and their rubric hash from their candidates;
+    versions sealed before get operation 'run' (or 'seal' without a run) and a
+    members_hash computed from their members now, if those still match the
+    content hash (a version that no longer verifies is left without one, so it
+    keeps failing verify).
+    """
+    for statement in (*M002_COLUMNS, *M002_BACKFILL, *M002_TABLES):
+        con.execute(statement)
+    rows = con.execute("SELECT version_id, content_hash, row_count FROM version_rows").fetchall()
+    for version_id, content, count in rows:
+        digest = member_digest(con, version_id)
+        if digest.content_hash == content and digest.count == count:
+            con.execute(
+                "UPDATE version_rows SET members_hash = ? WHERE version_id = ?",
+                [digest.members_hash, version_id],
+            )
+    for statement in (*M002_VIEWS, *M002_MACROS):
+        con.execute(statement)
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_initial, m002_lineage_diff_retention)
 
 
 def migration_number(migration: Migration) -> int:

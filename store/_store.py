@@ -19,27 +19,49 @@ error, nestable), bulk rows go in as Arrow tables (``_arrow``), and
 content-addressed rows are ``INSERT OR IGNORE``. DuckDB errors are translated
 at this boundary into ``StoreError`` subclasses, chained with ``from``.
 
-Versions: ``seal_version`` writes member rows, computes the content hash in SQL
-over the sorted member ids, then inserts the version row, all in one
-transaction, so no reader ever sees a partial version. Sealed versions are
-immutable: ``add_members`` always refuses. ``verify`` recomputes the hash.
+Versions: every new version, whether a run seals it (``seal_version``) or it
+is made from others without re-running anything (``derive``, ``merge``,
+``rollback``), goes through one path, ``_seal``: in one transaction it inserts
+the member rows (from Arrow batches streamed into DuckDB, or by ``INSERT ...
+SELECT`` from existing members), hashes them in one sorted pass (``_hashing``),
+checks them (no duplicate ids, every example stored) and inserts the version
+row last. Readers see a version whole or not at all, and a crash (even
+SIGKILL) leaves only an uncommitted transaction, which DuckDB discards. Sealed
+versions are immutable: ``add_members`` always refuses; ``verify`` recomputes
+both hashes, so a member row added, removed or changed in place by raw SQL is
+detected.
+
+Each version records its parent (the dataset's previous latest), the run that
+made it (and through the run: Prefect flow run id, models, rubric hash, config
+hash), author, message, time, and for derived versions the operation, the
+version ids it came from and the predicate; the ``versions`` view shows all of
+it. ``diff``, ``resolve`` (numbers, tags, 'latest', timestamps) and ``gc``
+(``_gc``) complete the set; their SQL lives in macros (``_sql``) so that
+``backchain sql`` users get the same answers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
+import getpass
+import itertools
 import json
+import os
+import uuid
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
 
 from schemas import (
+    ConfigError,
     Example,
     Judgement,
     Observation,
@@ -53,33 +75,85 @@ from schemas import (
     content_hash,
 )
 
-from . import _arrow, _migrations
-from ._connection import connect, first_row, translate_error
-from ._guard import check_read_only
+from . import _arrow, _gc, _migrations
+from ._connection import connect, first_line, first_row, translate_error
+from ._gc import GcReport
+from ._guard import check_predicate, check_read_only
+from ._hashing import member_digest
 from ._refs import (
     LATEST,
     check_dataset_name,
     check_tag_name,
+    is_timestamp,
     is_version_number,
     normalise_ref,
+    parse_timestamp,
 )
 from ._sql import (
     CONTRACT_COLUMNS,
-    MEMBER_HASH_SQL,
     STATUSES,
     column_list,
     quote_identifier,
 )
 
-_VERSION_COLUMNS = CONTRACT_COLUMNS["versions"]
+# The columns VersionInfo carries (the versions view has more; see describe()).
+_VERSION_COLUMNS = tuple(VersionInfo.model_fields)
+
+Ref: TypeAlias = "tuple[str, str | int | _dt.datetime]"
+"""A version reference as (dataset, ref): ("geo", 3), ("geo", "prod"), ("geo", "2026-11-28")."""
+
+MembersIn: TypeAlias = "Iterable[tuple[str, float | None]] | pa.Table | pa.RecordBatchReader"
+"""Members to seal: (example_id, score) pairs, or Arrow data with those two columns."""
+
+_MEMBER_BATCH = 65_536
+_MEMBERS_IN_SCHEMA = pa.schema([("example_id", pa.string()), ("score", pa.float64())])
+OPERATIONS = ("run", "seal", "derive", "merge", "rollback")
+
+
+def default_author() -> str | None:
+    """Who a version is recorded as made by: ``$USER``, else the login name, else None."""
+    user = os.environ.get("USER", "").strip()
+    if user:
+        return user
+    try:
+        return getpass.getuser() or None
+    except (OSError, KeyError, ImportError):  # no login name in some containers
+        return None
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """A merged version and how many shared examples had different scores (the max was kept)."""
+
+    version: VersionInfo
+    score_conflicts: int
+
+
+@dataclass(frozen=True)
+class VersionDiff:
+    """Row-level difference between two versions (see the dataset_diff macro)."""
+
+    a: VersionInfo
+    b: VersionInfo
+    added: int
+    removed: int
+    changed: int
+    unchanged: int
+    columns: list[str] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 class Store:
     """Tables, views, versions and caches in one DuckDB file."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, lock_timeout: float | None = None
+    ) -> None:
+        """Open ``path``; wait up to ``lock_timeout`` s (default $BACKCHAIN_LOCK_TIMEOUT or 10)
+        while another process holds the file."""
         self.path = Path(path)
         self.read_only = read_only
+        self.lock_timeout = lock_timeout
         self._depth = 0
         self._con: duckdb.DuckDBPyConnection | None = None
         con = self._connect()
@@ -95,7 +169,7 @@ class Store:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         # The one place that knows how the database is reached (see _connection).
-        return connect(self.path, read_only=self.read_only)
+        return connect(self.path, read_only=self.read_only, lock_timeout=self.lock_timeout)
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
         """Check the schema version; in write mode apply pending migrations."""
@@ -195,8 +269,16 @@ class Store:
 
     # -- runs, tools, observations, candidates -----------------------------------
 
-    def start_run(self, run_id: str, dataset: str, config: dict[str, Any], models: dict[str, Any]) -> None:
-        """Record a run as 'running'; starting a known run id again resumes it."""
+    def start_run(
+        self, run_id: str, dataset: str, config: dict[str, Any], models: dict[str, Any], *,
+        rubric_hash: str | None = None, flow_run_id: str | None = None,
+    ) -> None:
+        """Record a run as 'running'; starting a known run id again resumes it.
+
+        The run's config hash is the content hash of ``config`` (its JSON); the
+        versions the run seals show it, with ``models``, ``rubric_hash`` and the
+        Prefect ``flow_run_id``.
+        """
         check_dataset_name(dataset)
         with self._write("start run") as con:
             row = first_row(con.execute("SELECT dataset FROM run_rows WHERE run_id = ?", [run_id]))
@@ -207,14 +289,17 @@ class Store:
                 )
             if row is None:
                 con.execute(
-                    "INSERT INTO run_rows (run_id, dataset, started_at, status, config, models) "
-                    "VALUES (?, ?, ?, 'running', ?, ?)",
-                    [run_id, dataset, _arrow.now_utc(), canonical_json(config), canonical_json(models)],
+                    "INSERT INTO run_rows (run_id, dataset, started_at, status, config, models, "
+                    "rubric_hash, config_hash, flow_run_id) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                    [run_id, dataset, _arrow.now_utc(), canonical_json(config), canonical_json(models),
+                     rubric_hash, content_hash(config), flow_run_id],
                 )
             else:
                 con.execute(
-                    "UPDATE run_rows SET status = 'running', finished_at = NULL WHERE run_id = ?",
-                    [run_id],
+                    "UPDATE run_rows SET status = 'running', finished_at = NULL, "
+                    "flow_run_id = coalesce(?, flow_run_id), rubric_hash = coalesce(rubric_hash, ?) "
+                    "WHERE run_id = ?",
+                    [flow_run_id, rubric_hash, run_id],
                 )
 
     def finish_run(
@@ -260,46 +345,198 @@ class Store:
     # -- versions -------------------------------------------------------------------
 
     def seal_version(
-        self, dataset: str, *, run_id: str | None, members: Sequence[tuple[str, float | None]],
+        self, dataset: str, *, run_id: str | None, members: MembersIn,
         message: str = "", author: str | None = None, split: str = "train",
     ) -> VersionInfo:
-        """Create the dataset's next version from stored examples, sealed at once."""
+        """Create the dataset's next version from stored examples, sealed at once.
+
+        ``members`` are (example_id, score) pairs, or an Arrow table / record-batch
+        reader with ``example_id`` and ``score`` columns. They are streamed into
+        DuckDB in batches, never held as one Python list. An id listed twice with
+        the same score counts once; with different scores, or an id with no stored
+        example, the seal fails and nothing is written.
+        """
         check_dataset_name(dataset)
-        chosen: dict[str, float | None] = {}
-        for example_id, score in members:
-            if example_id in chosen and chosen[example_id] != score:
-                raise StoreError(
-                    f"example {example_id!r} is listed twice with different scores; list it once"
+        problems: list[BaseException] = []
+        reader = _members_reader(members, problems)
+
+        def fill(con: duckdb.DuckDBPyConnection, version_id: str) -> None:
+            name = "_seal_members_in"
+            con.register(name, reader)
+            try:
+                con.execute(
+                    "INSERT INTO member_rows (version_id, example_id, split, score) "
+                    f"SELECT ?, example_id, ?, score FROM {quote_identifier(name)}",
+                    [version_id, split],
                 )
-            chosen[example_id] = score
+            except duckdb.Error as exc:
+                if problems:  # the members stream itself failed: say why, not how DuckDB saw it
+                    raise problems[0] from exc
+                raise
+            finally:
+                with contextlib.suppress(duckdb.Error):  # refused in an aborted transaction
+                    con.unregister(name)
+
+        return self._seal(
+            dataset, fill, run_id=run_id, operation="run" if run_id else "seal",
+            message=message, author=author, exact_duplicates_ok=True,
+        )
+
+    def _seal(
+        self, dataset: str, fill: Callable[[duckdb.DuckDBPyConnection, str], None], *,
+        run_id: str | None, operation: str, message: str, author: str | None,
+        derived_from: Sequence[str] = (), predicate: str | None = None,
+        exact_duplicates_ok: bool = False,
+    ) -> VersionInfo:
+        """The one way a version is made: members, hashes and checks, version row last.
+
+        ``fill(con, version_id)`` inserts the member rows. With
+        ``exact_duplicates_ok``, a member listed twice with the same score and
+        split is kept once (rare, so it costs a second pass only when it happens).
+        """
+        if operation not in OPERATIONS:
+            raise ValueError(f"unknown operation {operation!r}")
+        created_at = _arrow.now_utc()
         with self._write("seal version") as con:
             last = first_row(con.execute(
                 "SELECT seq, version_id FROM version_rows WHERE dataset = ? ORDER BY seq DESC LIMIT 1",
                 [dataset],
             ))
             seq, parent_id = (1, None) if last is None else (int(last[0]) + 1, str(last[1]))
-            version_id = content_hash(["version", dataset, seq, parent_id, sorted(chosen)])
-            self._insert("member_rows", _arrow.members_table(version_id, chosen, split))
-            missing = con.execute(
-                "SELECT m.example_id FROM member_rows AS m ANTI JOIN example_rows AS e "
-                "ON e.example_id = m.example_id WHERE m.version_id = ? ORDER BY 1 LIMIT 5",
-                [version_id],
-            ).fetchall()
-            if missing:
-                listed = ", ".join(repr(r[0]) for r in missing)
+            # Unique by construction (a fresh uuid); content is identified by the hashes.
+            version_id = content_hash(["version", dataset, seq, parent_id, created_at, uuid.uuid4().hex])
+            fill(con, version_id)
+            digest = member_digest(con, version_id, check_known=True)
+            if digest.duplicates and exact_duplicates_ok:
+                _drop_exact_duplicates(con, version_id)
+                digest = member_digest(con, version_id, check_known=True)
+            if digest.duplicates:
+                listed = ", ".join(repr(i) for i in digest.duplicates)
+                raise StoreError(
+                    f"cannot seal {dataset}@{seq}: example {listed} is listed twice with different "
+                    "scores; list each example once"
+                )
+            if digest.unknown:
+                listed = ", ".join(repr(i) for i in digest.unknown)
                 raise StoreError(
                     f"cannot seal {dataset}@{seq}: unknown example ids {listed}; "
                     "save_candidates must store them first"
                 )
-            digest, count = first_row(con.execute(MEMBER_HASH_SQL, [version_id])) or ("", 0)
             con.execute(
                 "INSERT INTO version_rows (version_id, dataset, seq, parent_id, state, row_count, "
-                "content_hash, run_id, message, author, created_at) "
-                "VALUES (?, ?, ?, ?, 'sealed', ?, ?, ?, ?, ?, ?)",
-                [version_id, dataset, seq, parent_id, count, digest, run_id, message, author,
-                 _arrow.now_utc()],
+                "content_hash, run_id, message, author, created_at, operation, derived_from, "
+                "predicate, members_hash) VALUES (?, ?, ?, ?, 'sealed', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [version_id, dataset, seq, parent_id, digest.count, digest.content_hash, run_id,
+                 message, author if author is not None else default_author(), created_at,
+                 operation, list(derived_from), predicate, digest.members_hash],
             )
         return self._version_by_id(version_id)
+
+    # -- versions made from versions, without re-running anything --------------------
+
+    def derive(
+        self, dataset: str, ref: str | int | _dt.datetime = LATEST, *, where: str,
+        message: str | None = None, into: str | None = None, author: str | None = None,
+    ) -> VersionInfo:
+        """A new version of ``into`` (default: the same dataset) with the rows of
+        ``dataset@ref`` for which the SQL predicate ``where`` holds.
+
+        The predicate is an expression over dataset_rows' columns (example_id,
+        kind, user_request, trace, answer, score, split, writer, body), e.g.
+        ``kind = 'multi_step' AND score > 0.5``; it must parse as one expression
+        and only read (``check_predicate``), else nothing is stored.
+        """
+        source = self.resolve(dataset, ref)
+        target = check_dataset_name(into) if into is not None else source.dataset
+        predicate = check_predicate(self.con, where)
+        rows = (
+            "SELECT e.example_id, e.kind, e.user_request, e.trace, e.answer, m.score, m.split, "
+            "e.writer, e.body FROM member_rows AS m JOIN example_rows AS e "
+            "ON e.example_id = m.example_id WHERE m.version_id = ?"
+        )
+
+        def fill(con: duckdb.DuckDBPyConnection, version_id: str) -> None:
+            try:
+                con.execute(
+                    "INSERT INTO member_rows (version_id, example_id, split, score) "
+                    f"SELECT ?, r.example_id, r.split, r.score FROM ({rows}) AS r WHERE (\n{predicate}\n)",
+                    [version_id, source.version_id],
+                )
+            except duckdb.Error as exc:
+                raise StoreError(
+                    f"derive --where {predicate!r} failed on {source.dataset}@{source.version}: "
+                    f"{first_line(exc)}"
+                ) from exc
+
+        return self._seal(
+            target, fill, run_id=None, operation="derive", author=author,
+            message=message if message is not None
+            else f"derive {source.dataset}@{source.version} where {predicate}",
+            derived_from=[source.version_id], predicate=predicate,
+        )
+
+    def merge(
+        self, a: Ref, b: Ref, *, message: str | None = None, into: str | None = None,
+        author: str | None = None,
+    ) -> MergeResult:
+        """A new version of ``into`` (default: a's dataset) with the union of two versions.
+
+        Rows are matched by example_id. An example in both keeps the higher score
+        (a NULL score loses to any number) and a's split; ``score_conflicts``
+        counts the examples whose scores differed.
+        """
+        va, vb = self.resolve(*a), self.resolve(*b)
+        target = check_dataset_name(into) if into is not None else va.dataset
+        union = (
+            "SELECT example_id, split, score, 0 AS side FROM member_rows WHERE version_id = $2 "
+            "UNION ALL "
+            "SELECT example_id, split, score, 1 AS side FROM member_rows WHERE version_id = $3"
+        )
+        conflicts = first_row(self.con.execute(
+            f"SELECT count(*) FROM (SELECT example_id FROM ({union.replace('$2', '$1').replace('$3', '$2')}) "
+            "GROUP BY example_id HAVING count(*) > 1 "
+            "AND (min(score) <> max(score) OR count(score) = 1))",
+            [va.version_id, vb.version_id],
+        ))
+
+        def fill(con: duckdb.DuckDBPyConnection, version_id: str) -> None:
+            con.execute(
+                "INSERT INTO member_rows (version_id, example_id, split, score) "
+                f"SELECT $1, example_id, arg_min(split, side), max(score) FROM ({union}) "
+                "GROUP BY example_id",
+                [version_id, va.version_id, vb.version_id],
+            )
+
+        version = self._seal(
+            target, fill, run_id=None, operation="merge", author=author,
+            message=message if message is not None
+            else f"merge {va.dataset}@{va.version} and {vb.dataset}@{vb.version}",
+            derived_from=[va.version_id, vb.version_id],
+        )
+        return MergeResult(version=version, score_conflicts=int(conflicts[0]) if conflicts else 0)
+
+    def rollback(
+        self, dataset: str, ref: str | int | _dt.datetime, *, message: str | None = None,
+        author: str | None = None,
+    ) -> VersionInfo:
+        """A new latest version of ``dataset`` with exactly the rows (and scores,
+        splits) of ``dataset@ref``, as Delta's RESTORE does: history is kept, the
+        old version is not made latest again."""
+        source = self.resolve(dataset, ref)
+
+        def fill(con: duckdb.DuckDBPyConnection, version_id: str) -> None:
+            con.execute(
+                "INSERT INTO member_rows (version_id, example_id, split, score) "
+                "SELECT ?, example_id, split, score FROM member_rows WHERE version_id = ?",
+                [version_id, source.version_id],
+            )
+
+        return self._seal(
+            source.dataset, fill, run_id=None, operation="rollback", author=author,
+            message=message if message is not None
+            else f"rollback to {source.dataset}@{source.version}",
+            derived_from=[source.version_id],
+        )
 
     def add_members(self, version_id: str, members: Sequence[tuple[str, float | None]]) -> None:
         """Always refuses: a sealed version never changes. Seal a new version instead."""
@@ -336,17 +573,19 @@ class Store:
                 )
         return self._version_by_id(target.version_id)
 
-    def untag(self, dataset: str, tag: str) -> None:
-        """Remove a tag; the version itself stays."""
+    def untag(self, dataset: str, tag: str) -> VersionInfo:
+        """Remove a tag; the version itself stays. Returns the version it named."""
         check_dataset_name(dataset)
         with self._write("untag") as con:
             row = first_row(con.execute(
-                "DELETE FROM tag_rows WHERE dataset = ? AND tag = ? RETURNING tag", [dataset, tag]
+                "DELETE FROM tag_rows WHERE dataset = ? AND tag = ? RETURNING version_id",
+                [dataset, tag],
             ))
             if row is None:
                 raise VersionNotFound(
                     f"dataset {dataset!r} has no tag {tag!r} (it {self._known(dataset)})"
                 )
+        return self._version_by_id(str(row[0]))
 
     # -- reads ----------------------------------------------------------------------
 
@@ -386,27 +625,77 @@ class Store:
         check_dataset_name(dataset)
         return self._version_infos("WHERE dataset = ?", [dataset])
 
-    def resolve(self, dataset: str, ref: str | int = LATEST) -> VersionInfo:
-        """The version a number, a tag or 'latest' names."""
+    def resolve(self, dataset: str, ref: str | int | _dt.datetime = LATEST) -> VersionInfo:
+        """The version a number, a tag, 'latest' or a timestamp names.
+
+        A timestamp (ISO 8601 text or a datetime; no zone means UTC) names the
+        newest version sealed at or before it. The SQL macro
+        ``resolve_version(dataset, ref)`` decides, so ``backchain sql`` and the
+        API always agree.
+        """
         check_dataset_name(dataset)
         text = normalise_ref(ref)
-        if text == LATEST:
-            found = self._version_infos(
-                "WHERE dataset = ? AND version = (SELECT max(seq) FROM version_rows WHERE dataset = ?)",
-                [dataset, dataset],
-            )
+        moment = parse_timestamp(text) if is_timestamp(text) and not is_version_number(text) else None
+        sql_ref = moment.isoformat() if moment is not None and not self._is_tag(dataset, text) else text
+        row = first_row(self.con.execute("SELECT resolve_version(?, ?)", [dataset, sql_ref]))
+        found = self._version_infos("WHERE version_id = ?", [row[0]]) if row and row[0] else []
+        if found:
+            return found[0]
+        raise VersionNotFound(self._not_found(dataset, text, moment))
+
+    def _is_tag(self, dataset: str, name: str) -> bool:
+        return first_row(self.con.execute(
+            "SELECT 1 FROM tag_rows WHERE dataset = ? AND tag = ?", [dataset, name]
+        )) is not None
+
+    def _not_found(self, dataset: str, text: str, moment: _dt.datetime | None) -> str:
+        """Why DATASET@REF names no version, with what the dataset does have."""
+        con = self.con
+        if moment is not None:
+            hit = first_row(con.execute(
+                "SELECT seq, expired_at FROM expired_version_rows WHERE dataset = ? AND created_at <= ? "
+                "AND created_at >= coalesce((SELECT max(created_at) FROM version_rows WHERE dataset = ? "
+                "AND created_at <= ?), '-infinity'::TIMESTAMPTZ) ORDER BY created_at DESC, seq DESC LIMIT 1",
+                [dataset, moment, dataset, moment],
+            ))
+            if hit is not None:
+                return (
+                    f"{dataset}@{text}: the version that was latest then ({dataset}@{hit[0]}) was "
+                    f"expired by backchain gc at {hit[1].isoformat(timespec='seconds')}; tag versions "
+                    "you need to keep (gc never expires a tagged version)"
+                )
+            first = first_row(con.execute(
+                "SELECT min(created_at) FROM version_rows WHERE dataset = ?", [dataset]
+            ))
+            if first is not None and first[0] is not None:
+                return (
+                    f"{dataset}@{text} names no version: the first version of {dataset!r} was sealed "
+                    f"at {first[0].isoformat(timespec='seconds')}, after {moment.isoformat()}"
+                )
         elif is_version_number(text):
-            found = self._version_infos("WHERE dataset = ? AND version = ?", [dataset, int(text)])
-        else:
-            found = self._version_infos(
-                "WHERE version_id = (SELECT version_id FROM tag_rows WHERE dataset = ? AND tag = ?)",
-                [dataset, text],
-            )
-        if not found:
-            raise VersionNotFound(
-                f"{dataset}@{text} names no version: dataset {dataset!r} {self._known(dataset)}"
-            )
-        return found[0]
+            hit = first_row(con.execute(
+                "SELECT expired_at FROM expired_version_rows WHERE dataset = ? AND seq = ?",
+                [dataset, int(text)],
+            ))
+            if hit is not None:
+                return (
+                    f"{dataset}@{int(text)} was expired by backchain gc at "
+                    f"{hit[0].isoformat(timespec='seconds')}; dataset {dataset!r} {self._known(dataset)}"
+                )
+        return f"{dataset}@{text} names no version: dataset {dataset!r} {self._known(dataset)}"
+
+    def describe(self, dataset: str, ref: str | int | _dt.datetime = LATEST) -> dict[str, Any]:
+        """Everything the versions view records about one version, as a dict."""
+        info = self.resolve(dataset, ref)
+        columns = CONTRACT_COLUMNS["versions"]
+        row = first_row(self.con.execute(
+            f"SELECT {column_list(columns)} FROM versions WHERE version_id = ?", [info.version_id]
+        ))
+        if row is None:  # pragma: no cover - resolve just found it
+            raise VersionNotFound(f"no version with id {info.version_id!r}")
+        out = dict(zip(columns, row, strict=True))
+        out["models"] = json.loads(out["models"]) if out["models"] else None
+        return out
 
     def iter_examples(
         self, version_id: str, *, batch_size: int = 1000
@@ -429,10 +718,89 @@ class Store:
             cur.close()
 
     def verify(self, version_id: str) -> bool:
-        """True when the version's members still hash to its recorded content hash."""
-        info = self._version_by_id(version_id)
-        digest, count = first_row(self.con.execute(MEMBER_HASH_SQL, [version_id])) or ("", 0)
-        return bool(digest == info.content_hash and count == info.row_count)
+        """True when the version's members still hash to what was recorded at sealing.
+
+        Both hashes are recomputed: ``content_hash`` (the member ids) and, for
+        versions that record one, ``members_hash`` (ids, splits and scores), so a
+        member row added, deleted or updated by raw SQL makes this False.
+        """
+        self._version_by_id(version_id)
+        recorded = first_row(self.con.execute(
+            "SELECT content_hash, row_count, members_hash FROM version_rows WHERE version_id = ?",
+            [version_id],
+        ))
+        assert recorded is not None  # _version_by_id found it
+        digest = member_digest(self.con, version_id)
+        if digest.content_hash != recorded[0] or digest.count != recorded[1]:
+            return False
+        return recorded[2] is None or digest.members_hash == recorded[2]
+
+    def diff(self, a: Ref, b: Ref, *, limit: int = 10) -> VersionDiff:
+        """Row-level diff of two versions: counts, and up to ``limit`` rows of each change.
+
+        Rows are keyed by task key (same trace and kind): see the dataset_diff
+        macro for the rules. Both versions may belong to different datasets.
+        """
+        if limit < 0:
+            raise ValueError("limit must be 0 or more")
+        va, vb = self.resolve(*a), self.resolve(*b)
+        columns = list(CONTRACT_COLUMNS["dataset_diff"])
+        cur = self.con.execute(
+            "WITH d AS MATERIALIZED (SELECT * FROM version_diff($1, $2)), "
+            "n AS (SELECT count(*) FILTER (WHERE change = 'added') AS added, "
+            "count(*) FILTER (WHERE change = 'removed') AS removed, "
+            "count(*) FILTER (WHERE change = 'changed') AS changed FROM d), "
+            "shown AS (SELECT * FROM (SELECT d.*, row_number() OVER (PARTITION BY change "
+            "ORDER BY task_key, example_id_a, example_id_b) AS k FROM d) WHERE k <= $3) "
+            f"SELECT n.added, n.removed, n.changed, {', '.join('s.' + c for c in columns)} "
+            "FROM n LEFT JOIN shown AS s ON true "
+            "ORDER BY s.change, s.task_key, s.example_id_a, s.example_id_b",
+            [va.version_id, vb.version_id, limit],
+        )
+        out = cur.fetchall()
+        added, removed, changed = (int(x) for x in out[0][:3]) if out else (0, 0, 0)
+        rows = [tuple(r[3:]) for r in out if r[3] is not None]
+        unchanged = va.row_count - removed - changed
+        return VersionDiff(a=va, b=vb, added=added, removed=removed, changed=changed,
+                           unchanged=unchanged, columns=columns, rows=rows)
+
+    def gc(self, *, keep_last: int = 10, dry_run: bool = False, dataset: str | None = None) -> GcReport:
+        """Expire untagged versions beyond the newest ``keep_last`` per dataset, then
+        collect rows nothing kept references (see ``_gc`` for exactly which).
+
+        Tagged versions and each dataset's latest are never expired. With
+        ``dry_run`` nothing changes (a read-only store may be used) and the report
+        says what would go.
+        """
+        if isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1:
+            raise ConfigError(
+                f"--keep-last {keep_last!r}: keep at least 1 version per dataset (the latest is "
+                "never expired)"
+            )
+        if dataset is not None:
+            check_dataset_name(dataset)
+        if dry_run:
+            con = self.con
+            started = self._depth == 0
+            if started:
+                con.execute("BEGIN TRANSACTION")
+            try:
+                return _gc.plan_and_apply(con, keep_last=keep_last, dataset=dataset, apply=False,
+                                          now=_arrow.now_utc())
+            except duckdb.Error as exc:
+                raise translate_error(exc, self.path, "gc --dry-run") from exc
+            finally:
+                if started:
+                    con.execute("ROLLBACK")
+        with self._write("gc") as con:
+            report = _gc.plan_and_apply(con, keep_last=keep_last, dataset=dataset, apply=True,
+                                        now=_arrow.now_utc())
+        if self._depth == 0:
+            try:
+                self.con.execute("CHECKPOINT")  # let DuckDB reuse the freed blocks
+            except duckdb.Error as exc:
+                raise translate_error(exc, self.path, "gc checkpoint") from exc
+        return report
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run read-only SQL; return (column names, rows) of the last statement."""
@@ -526,3 +894,70 @@ class Store:
                 configs[run_id] = dict(json.loads(config))
             out[example_id] = (run_id, configs[run_id])
         return out
+
+
+def _drop_exact_duplicates(con: duckdb.DuckDBPyConnection, version_id: str) -> None:
+    """Keep one of each identical member row of a version being sealed."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _seal_distinct AS "
+        "SELECT DISTINCT version_id, example_id, split, score FROM member_rows WHERE version_id = ?",
+        [version_id],
+    )
+    con.execute("DELETE FROM member_rows WHERE version_id = ?", [version_id])
+    con.execute("INSERT INTO member_rows SELECT * FROM _seal_distinct")
+    con.execute("DROP TABLE temp._seal_distinct")
+
+
+def _members_reader(members: MembersIn, problems: list[BaseException]) -> pa.RecordBatchReader:
+    """Members as a stream of Arrow batches (example_id: string, score: float64).
+
+    An Arrow table or reader passes through (cast to that schema); pairs from
+    Python are consumed ``_MEMBER_BATCH`` at a time, so only one batch of them
+    is ever held. A bad pair fails inside DuckDB's scan; its StoreError is also
+    put in ``problems`` so that the caller can raise it instead of DuckDB's view.
+    """
+    if isinstance(members, pa.RecordBatchReader):
+        return _cast_reader(members)
+    if isinstance(members, pa.Table):
+        return _cast_reader(members.to_reader())
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        pairs = iter(members)
+        while chunk := list(itertools.islice(pairs, _MEMBER_BATCH)):
+            try:
+                ids, scores = zip(*chunk, strict=True)
+                yield pa.record_batch(
+                    [pa.array(ids, pa.string()), pa.array(scores, pa.float64())],
+                    schema=_MEMBERS_IN_SCHEMA,
+                )
+            except (TypeError, ValueError, pa.ArrowException) as exc:
+                problem = StoreError(
+                    f"members must be (example_id: str, score: float | None) pairs: {exc}"
+                )
+                problem.__cause__ = exc
+                problems.append(problem)
+                raise problem from exc
+
+    return pa.RecordBatchReader.from_batches(_MEMBERS_IN_SCHEMA, batches())
+
+
+def _cast_reader(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    names = reader.schema.names
+    if "example_id" not in names or "score" not in names:
+        raise StoreError(
+            f"Arrow members need columns example_id and score; got {', '.join(names) or 'none'}"
+        )
+    if reader.schema.equals(_MEMBERS_IN_SCHEMA):
+        return reader
+    try:  # fail now, not half-way through the stream, if the columns cannot be cast
+        pa.schema([reader.schema.field("example_id"), reader.schema.field("score")]).empty_table() \
+            .cast(_MEMBERS_IN_SCHEMA)
+    except (pa.ArrowException, ValueError) as exc:
+        raise StoreError(f"Arrow members: example_id must be text and score a number: {exc}") from exc
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            table = pa.Table.from_batches([batch]).select(["example_id", "score"])
+            yield from table.cast(_MEMBERS_IN_SCHEMA).to_batches()
+
+    return pa.RecordBatchReader.from_batches(_MEMBERS_IN_SCHEMA, batches())

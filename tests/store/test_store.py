@@ -38,6 +38,7 @@ from store import (
     CONTRACT_COLUMNS,
     DEFAULT_DB,
     MIGRATIONS,
+    TABLE_MACROS,
     Store,
     default_db_path,
     parse_ref,
@@ -45,107 +46,17 @@ from store import (
 from store._connection import translate_error
 from store._migrations import migration_number
 
-REPO = Path(__file__).resolve().parents[2]
-T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
-
-
-# -- builders ---------------------------------------------------------------------------
-
-
-def make_tool(name: str = "country_info", toolset: str = "geo") -> Tool:
-    return Tool(
-        toolset=toolset,
-        name=name,
-        description=f"{name} lookup",
-        input_schema={"type": "object", "properties": {"code": {"type": "string"}}},
-        side_effect="read",
-        side_effect_source="annotations",
-    )
-
-
-def make_obs(i: int, *, is_error: bool = False, started_at: dt.datetime = T0) -> Observation:
-    return Observation(
-        toolset="geo",
-        toolset_version="1.0",
-        tool="country_info",
-        arguments={"code": f"C{i}"},
-        output=None if is_error else {"capital": f"City{i}", "n": i},
-        is_error=is_error,
-        error="boom" if is_error else None,
-        latency_ms=1.5 + i,
-        started_at=started_at,
-    )
-
-
-def make_example(i: int, *, kind: str = "multi_step") -> Example:
-    obs = make_obs(i)
-    step = Step(
-        toolset="geo",
-        tool="country_info",
-        arguments={"code": f"C{i}"},
-        sources={"code": ArgumentSource(origin="user", how="seed")},
-        observation_id=obs.observation_id,
-        output=obs.output,
-    )
-    task = Task(
-        kind=kind,  # type: ignore[arg-type]
-        user_request=f"What is the capital of C{i}?",
-        user_values={"code": f"C{i}"},
-        answer=Answer(pointers=[AnswerPointer(step=0, pointer="/capital")], value=f"City{i}"),
-        final_message=f"The capital is City{i}.",
-        writer="template",
-    )
-    return Example(task=task, trace=Trace(steps=[step]), tools=[make_tool()])
-
-
-def make_judgement(example: Example, status: str = "accepted", reason: str = "") -> Judgement:
-    return Judgement(
-        example_id=example.example_id,
-        rubric_id="default",
-        rubric_hash="r" * 32,
-        status=status,  # type: ignore[arg-type]
-        reason=reason,
-        score=0.9 if status == "accepted" else 0.2,
-        leaves=[
-            LeafResult(node_id="schema", kind="check", critical=True, passed=True, score=1.0),
-            LeafResult(node_id="natural", kind="judge", passed=status == "accepted",
-                       score=0.8, p_yes=0.8, coverage=0.95, reason="ok"),
-        ],
-    )
-
-
-def sha_members(ids: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
-
-
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "data" / "backchain.duckdb"
-
-
-@pytest.fixture
-def st(db: Path):
-    with Store(db) as s:
-        yield s
-
-
-def seed(s: Store, n: int = 4, dataset: str = "geo", run_id: str = "run-1") -> list[Example]:
-    """A run with n judged examples (the last one rejected)."""
-    s.start_run(run_id, dataset, config={"seed": 1}, models={"judge": "tiny"})
-    examples = [make_example(i) for i in range(n)]
-    judged = [
-        (e, make_judgement(e, "rejected" if i == n - 1 else "accepted", "leaks answer" if i == n - 1 else ""))
-        for i, e in enumerate(examples)
-    ]
-    s.save_observations([make_obs(i) for i in range(n)], run_id)
-    s.save_tools([make_tool()], run_id)
-    s.save_candidates(run_id, dataset, judged)
-    return examples
-
+from ._builders import (
+    REPO,
+    T0,
+    file_digest,
+    make_example,
+    make_judgement,
+    make_obs,
+    make_tool,
+    seed,
+    sha_members,
+)
 
 # -- migrations and opening --------------------------------------------------------------
 
@@ -162,7 +73,10 @@ def test_blank_file_gets_every_migration_recorded(db: Path) -> None:
     names = {r[0] for r in objects}
     assert {"run_rows", "obs_rows", "example_rows", "version_rows", "member_rows", "tag_rows",
             "reply_cache", "tool_rows", "candidate_rows", "leaf_rows"} <= names
-    assert set(CONTRACT_COLUMNS) - {"dataset_rows"} <= names
+    assert set(CONTRACT_COLUMNS) - set(TABLE_MACROS) <= names
+    with Store(db, read_only=True) as s:
+        _, found = s.query("SELECT DISTINCT function_name FROM duckdb_functions() WHERE NOT internal")
+    assert set(TABLE_MACROS) | {"resolve_version"} <= {r[0] for r in found}
 
 
 def test_migrations_are_numbered_in_order() -> None:
@@ -577,13 +491,14 @@ def test_second_writer_process_gets_a_clear_error(db: Path) -> None:
         """
     )
     with Store(db):
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        env = {**os.environ, "PYTHONPATH": str(REPO), "BACKCHAIN_LOCK_TIMEOUT": "0.3"}
         done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                               cwd=REPO, env=env, timeout=60)
     assert done.returncode == 3, done.stderr
     message = done.stdout.strip()
     assert "\n" not in message
-    assert str(db) in message and "another backchain process" in message and "is writing" in message
+    assert str(db) in message and "another process (PID" in message and "holds its lock" in message
+    assert "waited 0.3 s" in message and "BACKCHAIN_LOCK_TIMEOUT" in message
 
 
 def test_translate_error_maps_every_duckdb_error(tmp_path: Path) -> None:
@@ -623,7 +538,7 @@ def test_parse_ref(text: str, expected: tuple[str, str]) -> None:
 
 @pytest.mark.parametrize("text", ["", "@3", "ds@", "ds@1@2", "bad name", "ds@a b", "-ds"])
 def test_parse_ref_rejects_bad_text(text: str) -> None:
-    with pytest.raises(ConfigError, match=r"DATASET\[@VERSION\|@TAG\|@latest\]"):
+    with pytest.raises(ConfigError, match=r"DATASET\[@VERSION\|@TAG\|@latest\|@TIMESTAMP\]"):
         parse_ref(text)
 
 
