@@ -141,7 +141,8 @@ async def run_pipeline(
             store = stack.enter_context(Store(db))
             for client in clients.values():
                 client.cache = store  # identical model requests are answered from the store
-            store.start_run(run_id, config.dataset, config.redacted(), summary.models)
+            store.start_run(run_id, config.dataset, config.redacted(), summary.models,
+                            rubric_hash=rubric.rubric_hash, flow_run_id=flow_run_id or None)
             store.save_tools(catalog.tools, run_id)
             try:
                 summary = await _stages_in_order(config, store, reporter, as_task, toolsets, catalog,

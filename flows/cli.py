@@ -268,6 +268,216 @@ def audit(
         _fail(str(exc))
 
 
+# -- versions from versions, diff, retention (store/; issue 3) -------------------------
+
+
+def _open_existing(db: Path, *, read_only: bool) -> Any:
+    """A store over a file that must exist already: these commands never create one."""
+    from store import Store
+
+    if not db.exists():
+        raise ConfigError(f"no database at {db}: run `backchain run` first, or pass --db")
+    return Store(db, read_only=read_only)
+
+
+def _ref_text(info: Any) -> str:
+    return f"{info.dataset}@{info.version}"
+
+
+@app.command()
+def derive(
+    ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest|@TIME] to filter."),
+    where: str = typer.Option(..., "--where", "-w", help="SQL predicate over dataset_rows' columns, e.g. \"score > 0.5\"."),
+    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
+    into: Optional[str] = typer.Option(None, "--into", help="Seal into this dataset (default: the same one)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Seal a new version with the rows of a version that match a SQL predicate (no re-run).
+
+    The predicate sees dataset_rows' columns (example_id, kind, user_request, trace, answer,
+    score, split, writer, body) and must only read.
+
+    Example: backchain derive default@latest --where "kind = 'multi_step' AND score > 0.5"
+    """
+    try:
+        from store import parse_ref
+
+        dataset_name, version_ref = parse_ref(ref)
+        with _open_existing(_db(db), read_only=False) as store:
+            source = store.resolve(dataset_name, version_ref)
+            info = store.derive(dataset_name, version_ref, where=where, message=message, into=into)
+        typer.echo(f"sealed {_ref_text(info)}: {info.row_count} of {source.row_count} rows of "
+                   f"{_ref_text(source)} where {where.strip()}")
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def merge(
+    a: str = typer.Argument(..., help="First DATASET@REF (the new version goes to its dataset)."),
+    b: str = typer.Argument(..., help="Second DATASET@REF."),
+    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
+    into: Optional[str] = typer.Option(None, "--into", help="Seal into this dataset (default: the first one's)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Seal a new version with the union of two versions, by example id (no re-run).
+
+    An example in both keeps the higher score (and the first version's split).
+
+    Example: backchain merge default@3 default@5 --message "both runs"
+    """
+    try:
+        from store import parse_ref
+
+        ref_a, ref_b = parse_ref(a), parse_ref(b)
+        with _open_existing(_db(db), read_only=False) as store:
+            result = store.merge(ref_a, ref_b, message=message, into=into)
+        info = result.version
+        note = (f"; {result.score_conflicts} example(s) in both with different scores kept the higher"
+                if result.score_conflicts else "")
+        typer.echo(f"sealed {_ref_text(info)}: {info.row_count} rows, the union of {a} and {b}{note}")
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def rollback(
+    ref: str = typer.Argument(..., help="DATASET@REF whose rows the new latest version gets."),
+    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Seal a new latest version with exactly an old version's rows (history is kept).
+
+    Example: backchain rollback default@2
+    """
+    try:
+        from store import parse_ref
+
+        dataset_name, version_ref = parse_ref(ref)
+        with _open_existing(_db(db), read_only=False) as store:
+            previous = store.resolve(dataset_name, "latest")
+            source = store.resolve(dataset_name, version_ref)
+            info = store.rollback(dataset_name, version_ref, message=message)
+        typer.echo(f"sealed {_ref_text(info)}: {info.row_count} rows, the rows of {_ref_text(source)} "
+                   f"({_ref_text(previous)} stays in the history)")
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def untag(
+    dataset: str = typer.Argument(..., help="Dataset name."),
+    name: str = typer.Argument(..., help="Tag to remove."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Remove a tag; the version it named stays.
+
+    Example: backchain untag default prod
+    """
+    try:
+        with _open_existing(_db(db), read_only=False) as store:
+            info = store.untag(dataset, name)
+        typer.echo(f"removed tag {name} from {_ref_text(info)}")
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def diff(
+    a: str = typer.Argument(..., help="DATASET@REF to compare from."),
+    b: str = typer.Argument(..., help="DATASET@REF to compare to."),
+    limit: int = typer.Option(10, "--limit", "-n", help="Rows shown per kind of change (default: 10)."),
+    format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Show added, removed and changed rows between two versions (same task key, new content).
+
+    Example: backchain diff default@1 default@latest
+    """
+    try:
+        from store import parse_ref
+
+        if format not in ("table", "csv", "json"):
+            raise ConfigError(f"--format {format!r}: use table, csv or json")
+        if limit < 0:
+            raise ConfigError(f"--limit {limit}: use 0 or more")
+        with _open_existing(_db(db), read_only=True) as store:
+            result = store.diff(parse_ref(a), parse_ref(b), limit=limit)
+        head = (f"{_ref_text(result.a)} -> {_ref_text(result.b)}: {result.added} added, "
+                f"{result.removed} removed, {result.changed} changed, {result.unchanged} unchanged")
+        if format != "table":
+            typer.echo(_render_rows(result.columns, result.rows, format), nl=False)
+            err.print(head, highlight=False, soft_wrap=True)
+            return
+        typer.echo(head)
+        if result.rows:
+            idx = {c: i for i, c in enumerate(result.columns)}
+            short = [(r[idx["change"]], str(r[idx["task_key"]])[:12], str(r[idx["example_id_a"]] or "")[:12],
+                      str(r[idx["example_id_b"]] or "")[:12], r[idx["score_a"]], r[idx["score_b"]],
+                      str(r[idx["user_request_b"]] or r[idx["user_request_a"]] or "")[:80])
+                     for r in result.rows]
+            columns = ["change", "task_key", "example_a", "example_b", "score_a", "score_b", "user_request"]
+            typer.echo(_render_rows(columns, short, "table"), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def gc(
+    keep_last: int = typer.Option(10, "--keep-last", help="Newest versions kept per dataset (tagged ones are always kept)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; change nothing."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset (default: all)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Expire old untagged versions, then delete rows that nothing kept references.
+
+    Never expires a tagged version or a dataset's latest. See the README for exactly
+    which rows are collected.
+
+    Example: backchain gc --keep-last 5 --dry-run
+    """
+    try:
+        with _open_existing(_db(db), read_only=dry_run) as store:
+            report = store.gc(keep_last=keep_last, dry_run=dry_run, dataset=dataset)
+        verb = ("would expire", "would collect") if dry_run else ("expired", "collected")
+        listed = ", ".join(f"{v.dataset}@{v.version} ({v.row_count} rows)" for v in report.expired)
+        typer.echo(f"{verb[0]} {len(report.expired)} version(s){': ' + listed if listed else ''}")
+        counts = ", ".join(f"{table} {n}" for table, n in report.collected.items())
+        typer.echo(f"{verb[1]}: {counts}; member_rows {report.member_rows} of expired versions")
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def diversity(
+    ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
+    sample: int = typer.Option(500, "--sample", min=1, help="Requests in the template-collapse check (default: 500)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Report a version's coverage (tools, edges, chain shapes, kinds) and request variety.
+
+    Example: backchain diversity default@latest --json
+    """
+    try:
+        from store import parse_ref
+        from validators import diversity_report
+
+        dataset_name, version_ref = parse_ref(ref)
+        with _open_store(_db(db), read_only=True) as store:
+            info = store.resolve(dataset_name, version_ref)
+            examples = [e for e, _score, _split in store.iter_examples(info.version_id)]
+        report = diversity_report(examples, sample=sample)
+        if as_json:
+            typer.echo(json.dumps({"dataset": info.dataset, "version": info.version, **report.to_json()},
+                                  ensure_ascii=False, indent=1))
+        else:
+            typer.echo(f"{info.dataset}@{info.version}")
+            typer.echo(report.render(), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
 def main() -> None:
     try:
         app()
