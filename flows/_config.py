@@ -2,11 +2,20 @@
 
 A config file (TOML or YAML) and flags merge into one `RunConfig`; flags win.
 Unknown keys are errors, so a typo fails instead of being ignored. Secrets are
-never part of it: endpoints and OpenAPI auth name environment variables.
+never part of it: endpoints and auth headers name environment variables.
+
+Toolsets: ``toolsets`` is a list of `ToolsetConfig` entries, each with exactly
+one of ``mcp`` (a stdio command), ``url`` (an MCP server over streamable HTTP)
+or ``openapi`` (a spec), and its own limits (concurrency, timeout, requests per
+minute), seeded values, side-effect overrides and allowed tools. The older
+top-level ``mcp`` and ``openapi`` keys (and the ``--mcp``/``--openapi`` flags)
+stay: `RunConfig.toolset_entries` turns them into entries with the run's
+defaults, so everything downstream sees one list.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 import tomllib
@@ -14,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from generators import DEFAULT_MIX, KINDS
-from schemas import ConfigError
+from schemas import ConfigError, SideEffect
 
 DATASET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
@@ -50,6 +59,59 @@ class OpenAPISource(_Model):
     )
 
 
+def _as_lists(values: Any) -> Any:
+    """``{name: value}`` or ``{name: [values]}``: a single seeded value is a list of one."""
+    if isinstance(values, dict):
+        return {k: v if isinstance(v, list) else [v] for k, v in values.items()}
+    return values
+
+
+class ToolsetConfig(_Model):
+    """One toolset and its own limits: exactly one of ``mcp``, ``url`` or ``openapi``."""
+
+    name: str | None = Field(default=None, description="Name in stored rows (default: the server's or spec's).")
+    mcp: str | list[str] | None = Field(default=None, description="MCP server command (stdio): a string or argv list.")
+    url: str | None = Field(default=None, description="MCP server URL (streamable HTTP), e.g. http://host:8000/mcp.")
+    openapi: str | None = Field(default=None, description="Path or URL of an OpenAPI 3 document (JSON or YAML).")
+    base_url: str | None = Field(default=None, description="openapi only: the API's base URL, if not the spec's.")
+    auth_headers: dict[str, str] = Field(
+        default_factory=dict, description="url and openapi: header name -> env var holding its value."
+    )
+    concurrency: int | None = Field(default=None, gt=0, le=256, description="Calls in flight at once (default: the run's).")
+    timeout: float | None = Field(default=None, gt=0, description="Seconds per call (default: the run's call_timeout).")
+    rate_limit: float | None = Field(default=None, gt=0, description="Requests per minute, evenly spaced.")
+    values: dict[str, list[Any]] = Field(
+        default_factory=dict, description="Seeded values for this toolset's tools only, added to the run's."
+    )
+    side_effects: dict[str, SideEffect] = Field(
+        default_factory=dict, description="Tool name -> read, write or destructive (overrides the toolset's)."
+    )
+    allow: list[str] = Field(default_factory=list, description="Tools of this toolset to call whatever their class.")
+
+    _normalise_values = field_validator("values", mode="before")(_as_lists)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ToolsetConfig:
+        given = [key for key in ("mcp", "url", "openapi") if getattr(self, key) is not None]
+        if len(given) != 1:
+            got = f"got {' and '.join(given)}" if given else "got none"
+            raise ValueError(f"a toolset needs exactly one of mcp, url or openapi ({got})")
+        if self.mcp is not None and not (self.mcp.strip() if isinstance(self.mcp, str) else self.mcp):
+            raise ValueError("mcp is empty; give the server command, e.g. 'python -m my_server'")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"url {self.url!r} must start with http:// or https://")
+        if self.base_url is not None and self.openapi is None:
+            raise ValueError("base_url applies only to an openapi toolset")
+        if self.auth_headers and self.mcp is not None:
+            raise ValueError("auth_headers apply to url and openapi toolsets, not to a stdio mcp command")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """'mcp' (stdio), 'url' (streamable HTTP) or 'openapi'."""
+        return "mcp" if self.mcp is not None else "url" if self.url is not None else "openapi"
+
+
 class RunConfig(_Model):
     """Everything one `backchain run` needs."""
 
@@ -58,6 +120,9 @@ class RunConfig(_Model):
     seed: int = 0
     mcp: list[str] = Field(default_factory=list, description="MCP server commands (stdio).")
     openapi: list[OpenAPISource] = Field(default_factory=list)
+    toolsets: list[ToolsetConfig] = Field(
+        default_factory=list, description="Toolsets with their own limits, values and overrides."
+    )
     values: dict[str, list[Any]] = Field(default_factory=dict, description="Seeded user values.")
     allow_writes: bool = False
     allow: list[str] = Field(default_factory=list, description="Tools allowed whatever their class.")
@@ -88,9 +153,22 @@ class RunConfig(_Model):
             raise ValueError("kind weights must be >= 0 and at least one > 0")
         return v
 
+    _normalise_values = field_validator("values", mode="before")(_as_lists)
+
     @property
     def uses_embedded_toolsets(self) -> bool:
-        return not self.mcp and not self.openapi
+        return not self.mcp and not self.openapi and not self.toolsets
+
+    def toolset_entries(self) -> list[ToolsetConfig]:
+        """Every toolset of the run, legacy keys first; the embedded default when none is named."""
+        if self.uses_embedded_toolsets:
+            return [ToolsetConfig(mcp=cmd) for cmd in embedded_mcp_commands()]
+        entries = [ToolsetConfig(mcp=cmd) for cmd in self.mcp]
+        entries += [
+            ToolsetConfig(openapi=src.spec, base_url=src.base_url, name=src.name, auth_headers=src.auth_headers)
+            for src in self.openapi
+        ]
+        return entries + list(self.toolsets)
 
     def redacted(self) -> dict[str, Any]:
         """The config as stored with the run (it holds env var names, never secrets)."""
@@ -167,8 +245,17 @@ def endpoint_from(url: str | None, model: str | None, what: str, env_prefix: str
     return EndpointConfig(url=url, model=model, api_key_env=os.environ.get(f"{env_prefix}_API_KEY_ENV"))
 
 
+_ALL_KEYS = sorted({
+    key for model in (RunConfig, ToolsetConfig, OpenAPISource, EndpointConfig) for key in model.model_fields
+})
+
+
 def build_config(file: Path | None, overrides: dict[str, Any]) -> RunConfig:
-    """Merge a config file with flag overrides (flags given win) and validate."""
+    """Merge a config file with flag overrides (flags given win) and validate.
+
+    ``values`` merge by name; ``toolsets`` from flags (``--mcp-url``) are added
+    to the file's.
+    """
     data = load_config_file(file) if file else {}
     for key, value in overrides.items():
         if value is None or value == [] or value == {}:
@@ -177,11 +264,24 @@ def build_config(file: Path | None, overrides: dict[str, Any]) -> RunConfig:
             merged = dict(data.get("values") or {})
             merged.update(value)
             value = merged
+        elif key == "toolsets":
+            value = [*(data.get("toolsets") or []), *value]
         data[key] = value
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
-        source = f"config {file}" if file else "options"
-        raise ConfigError(f"{source}: {where}: {first['msg']}") from exc
+        raise ConfigError(_one_line_error(exc, f"config {file}" if file else "options")) from exc
+
+
+def _one_line_error(exc: ValidationError, source: str) -> str:
+    """The first problem, naming the key: 'config run.toml: unknown key toolsets.0.concurency (...)'."""
+    first = exc.errors()[0]
+    # A union's member type is noise in a path ('mcp.str'); a list index is not.
+    loc = [str(p) for p in first["loc"] if not (isinstance(p, str) and p in ("str", "list[str]"))]
+    where = ".".join(loc) or "config"
+    if first["type"] == "extra_forbidden":
+        close = difflib.get_close_matches(loc[-1], _ALL_KEYS, n=1) if loc else []
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"{source}: unknown key {where!r}{hint}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{source}: {where}: {message}"

@@ -12,6 +12,7 @@ has answered: a run that cannot start leaves the database untouched.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import uuid
@@ -22,14 +23,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from generators import ChatClient, Endpoint, LLMWriter, LocalModelServer, MCPToolset, SkippedTool, Toolset
+from generators import (
+    ChatClient,
+    Endpoint,
+    LimitedToolset,
+    LLMWriter,
+    LocalModelServer,
+    MCPHTTPToolset,
+    MCPToolset,
+    SkippedTool,
+    Toolset,
+)
 from schemas import ConfigError, Example, ToolsetError, VersionInfo
 from store import Store
 from validators import CheckContext, Judge, load_rubric
 
 from . import _stages
 from ._prefect_env import quiet_expected_errors
-from ._config import EMBEDDED_VALUES, RunConfig, embedded_mcp_commands
+from ._config import EMBEDDED_VALUES, RunConfig, ToolsetConfig
 from ._report import Reporter
 
 T = TypeVar("T")
@@ -76,23 +87,73 @@ class RunSummary:
         }
 
 
-async def _open_toolsets(config: RunConfig, stack: AsyncExitStack) -> dict[str, Toolset]:
+def _toolset_for(entry: ToolsetConfig, config: RunConfig) -> LimitedToolset:
+    """The connector an entry names, wrapped with its limits (the run's where it sets none)."""
     from generators import OpenAPIToolset
 
-    commands: list[Any] = embedded_mcp_commands() if config.uses_embedded_toolsets else list(config.mcp)
-    candidates: list[Toolset] = [MCPToolset(cmd, timeout=config.call_timeout) for cmd in commands]
-    for src in config.openapi:
-        candidates.append(
-            OpenAPIToolset(src.spec, base_url=src.base_url, name=src.name,
-                           auth_headers=src.auth_headers, timeout=config.call_timeout)
-        )
-    toolsets: dict[str, Toolset] = {}
-    for ts in candidates:
+    timeout = entry.timeout or config.call_timeout
+    inner: Toolset
+    if entry.mcp is not None:
+        inner = MCPToolset(entry.mcp, name=entry.name, timeout=timeout)
+    elif entry.url is not None:
+        inner = MCPHTTPToolset(entry.url, name=entry.name, auth_headers=entry.auth_headers, timeout=timeout)
+    else:
+        inner = OpenAPIToolset(str(entry.openapi), base_url=entry.base_url, name=entry.name,
+                               auth_headers=entry.auth_headers, timeout=timeout)
+    return LimitedToolset(inner, concurrency=entry.concurrency or config.concurrency,
+                          rate_limit_per_min=entry.rate_limit, timeout=timeout,
+                          side_effects=entry.side_effects, allow=entry.allow)
+
+
+async def _open_configured(config: RunConfig, stack: AsyncExitStack) -> list[tuple[ToolsetConfig, LimitedToolset]]:
+    """Start every toolset the config names, each wrapped with its own limits, in order."""
+    opened: list[tuple[ToolsetConfig, LimitedToolset]] = []
+    names: set[str] = set()
+    for entry in config.toolset_entries():
+        ts = _toolset_for(entry, config)
         await stack.enter_async_context(ts)
-        if ts.name in toolsets:
+        if ts.name in names:
             raise ToolsetError(f"two toolsets are named {ts.name!r}; give one a name in the config file")
-        toolsets[ts.name] = ts
-    return toolsets
+        names.add(ts.name)
+        opened.append((entry, ts))
+    return opened
+
+
+async def _open_toolsets(config: RunConfig, stack: AsyncExitStack) -> dict[str, Toolset]:
+    """Start every toolset the config names; name -> toolset (each a `LimitedToolset`)."""
+    return {ts.name: ts for _, ts in await _open_configured(config, stack)}
+
+
+def _stage_config(config: RunConfig, opened: list[tuple[ToolsetConfig, LimitedToolset]]) -> RunConfig:
+    """The config the stages see, once every toolset enforces its own limits.
+
+    The explorer and replay keep their own per-toolset semaphore and timeout;
+    here the semaphore is as wide as the widest toolset's and the timeout is a
+    backstop that allows for queueing inside a wrapper (waiting for a
+    concurrency slot, then for rate slots), which the wrapper's timeout rightly
+    does not count. Tools a toolset entry allows join the run's allow list as
+    ``toolset.tool``. The stored run config stays the user's.
+    """
+    if not opened:
+        return config
+    calls = config.max_calls
+    backstop = max(
+        ts.timeout * (1 + math.ceil(calls / ts.concurrency))
+        + (calls * 60.0 / ts.rate_limit_per_min if ts.rate_limit_per_min else 0.0)
+        for _, ts in opened if ts.timeout is not None
+    ) if any(ts.timeout is not None for _, ts in opened) else config.call_timeout
+    return config.model_copy(update={
+        "concurrency": max(ts.concurrency for _, ts in opened),
+        "call_timeout": max(backstop, config.call_timeout),
+        "allow": [*config.allow, *(name for _, ts in opened for name in ts.allowed_names)],
+    })
+
+
+def _toolset_values(
+    config: RunConfig, opened: list[tuple[ToolsetConfig, LimitedToolset]]
+) -> dict[str, dict[str, list[Any]]]:
+    """Toolset name -> the values an entry seeds for its own tools (added to the run's)."""
+    return {ts.name: dict(entry.values) for entry, ts in opened if entry.values}
 
 
 def _reason_key(reason: str) -> str:
@@ -116,7 +177,9 @@ async def run_pipeline(
     async with AsyncExitStack() as astack:
         with ExitStack() as stack:
             reporter.note("starting toolsets")
-            toolsets = await _open_toolsets(config, astack)
+            opened = await _open_configured(config, astack)
+            toolsets: dict[str, Toolset] = {ts.name: ts for _, ts in opened}
+            stage_config = _stage_config(config, opened)
             writer_ep, judge_ep = _endpoints(config, stack, reporter)
             clients: dict[str, ChatClient] = {}
             for role, ep in (("writer", writer_ep), ("judge", judge_ep)):
@@ -132,7 +195,7 @@ async def run_pipeline(
             summary.models = {"writer": writer_ep.describe() if writer_ep else "template only",
                               "judge": judge_ep.describe() if judge_ep else "none"}
 
-            catalog = await as_task(_stages.list_tools, "list-tools")(toolsets, config)
+            catalog = await as_task(_stages.list_tools, "list-tools")(toolsets, stage_config)
             summary.skipped = catalog.skipped
             for s in catalog.skipped:
                 reporter.note(f"skipping {s.toolset}.{s.tool}: {s.reason}")
@@ -145,8 +208,8 @@ async def run_pipeline(
                             rubric_hash=rubric.rubric_hash, flow_run_id=flow_run_id or None)
             store.save_tools(catalog.tools, run_id)
             try:
-                summary = await _stages_in_order(config, store, reporter, as_task, toolsets, catalog,
-                                                 writer, judge, rubric, summary)
+                summary = await _stages_in_order(stage_config, store, reporter, as_task, toolsets, catalog,
+                                                 writer, judge, rubric, summary, _toolset_values(config, opened))
             except BaseException as exc:
                 summary.seconds = time.monotonic() - started
                 store.finish_run(run_id, status=f"failed: {type(exc).__name__}", stats=summary.stats(),
@@ -175,11 +238,13 @@ async def _stages_in_order(
     config: RunConfig, store: Store, reporter: Reporter, as_task: TaskWrapper[Any],
     toolsets: Mapping[str, Toolset], catalog: _stages.ToolCatalog, writer: LLMWriter | None,
     judge: Judge | None, rubric: Any, summary: RunSummary,
+    toolset_values: Mapping[str, Mapping[str, list[Any]]] | None = None,
 ) -> RunSummary:
     values = dict(EMBEDDED_VALUES) if config.uses_embedded_toolsets else {}
     values.update(config.values)
     with reporter.stage("calling tools", total=config.max_calls) as advance:
-        calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance)
+        calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
+                                                          toolset_values)
     observations = _stages.observations_of(calls)
     store.save_observations(observations, summary.run_id)
     summary.calls = len(observations)

@@ -65,6 +65,7 @@ def _open_store(db: Path, *, read_only: bool) -> Any:
 def run(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML or YAML run config."),
     mcp: list[str] = typer.Option([], "--mcp", help="MCP server command (stdio), repeatable."),
+    mcp_url: list[str] = typer.Option([], "--mcp-url", help="MCP server URL (streamable HTTP), repeatable."),
     openapi: list[str] = typer.Option([], "--openapi", help="OpenAPI 3 spec (path or URL), repeatable."),
     base_url: list[str] = typer.Option([], "--base-url", help="Base URL for the --openapi at the same position."),
     value: list[str] = typer.Option([], "--value", help="Seed a user value: NAME=VALUE, repeatable."),
@@ -98,6 +99,7 @@ def run(
             "kinds": parse_kinds_flag(kinds), "variants": variants,
             "openapi": [OpenAPISource(spec=s, base_url=base_url[i] if base_url else None).model_dump()
                         for i, s in enumerate(openapi)],
+            "toolsets": [{"url": u} for u in mcp_url],
         }
         if allow_writes:
             overrides["allow_writes"] = True
