@@ -480,6 +480,36 @@ def diversity(
         _fail(str(exc))
 
 
+@app.command()
+def tools(
+    toolset: Optional[str] = typer.Option(None, "--toolset", help="Only this toolset's tools."),
+    format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """List recorded tools: side-effect class and why, parameters, calls and failures.
+
+    Example: backchain tools --toolset backchain-builtin
+    """
+    try:
+        if format not in ("table", "csv", "json"):
+            raise ConfigError(f"--format {format!r}: use table, csv or json")
+        with _open_store(_db(db), read_only=True) as store:
+            usage = store.tool_usage(toolset)
+            if not usage and toolset is not None:
+                known = sorted({u["toolset"] for u in store.tool_usage(None)})
+                raise ConfigError(f"no tools recorded for toolset {toolset!r}; recorded toolsets: "
+                                  f"{', '.join(known) or 'none (run `backchain run` first)'}")
+        if format == "json":
+            typer.echo(json.dumps(_jsonable(usage), ensure_ascii=False, indent=1))
+            return
+        columns = ["toolset", "tool", "class", "source", "required", "optional", "calls", "errors", "median_ms"]
+        rows = [(u["toolset"], u["tool"], u["side_effect"], u["side_effect_source"], ", ".join(u["required"]),
+                 ", ".join(u["optional"]), u["calls"], u["errors"], u["median_ms"]) for u in usage]
+        typer.echo(_render_rows(columns, rows, format), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
 def main() -> None:
     try:
         app()

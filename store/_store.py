@@ -895,6 +895,54 @@ class Store:
             out[example_id] = (run_id, configs[run_id])
         return out
 
+    # -- tools (backchain tools) --------------------------------------------------------
+
+    def tool_usage(self, toolset: str | None = None) -> list[dict[str, Any]]:
+        """Each recorded tool with its classification, parameters and call counts.
+
+        One row per (toolset, tool). A tool recorded with different classes over
+        time (an override added later) shows the class stored by the latest run
+        that introduced one. Counts span every run; a tool with observations but
+        no tool row (never expected) still appears, with its class unknown.
+        """
+        rows = self.con.execute(
+            """
+            WITH t AS (
+                SELECT tr.toolset, tr.name, tr.description, tr.side_effect, tr.side_effect_source,
+                       coalesce(json_extract_string(tr.input_schema, '$.required[*]'), []::VARCHAR[])
+                           AS required,
+                       coalesce(json_keys(tr.input_schema, '$.properties'), []::VARCHAR[]) AS params
+                FROM tool_rows AS tr LEFT JOIN run_rows AS r ON r.run_id = tr.first_run_id
+                WHERE ?::VARCHAR IS NULL OR tr.toolset = ?
+                QUALIFY row_number() OVER (PARTITION BY tr.toolset, tr.name
+                                           ORDER BY r.started_at DESC NULLS LAST, tr.side_effect) = 1
+            ), o AS (
+                SELECT toolset, tool, count(*) AS calls, count(*) FILTER (WHERE is_error) AS errors,
+                       median(latency_ms) AS median_ms, max(started_at) AS last_called
+                FROM observations WHERE ?::VARCHAR IS NULL OR toolset = ?
+                GROUP BY toolset, tool
+            )
+            SELECT coalesce(t.toolset, o.toolset), coalesce(t.name, o.tool), t.side_effect,
+                   t.side_effect_source, t.required, t.params, t.description,
+                   coalesce(o.calls, 0), coalesce(o.errors, 0), o.median_ms, o.last_called
+            FROM t FULL JOIN o ON o.toolset = t.toolset AND o.tool = t.name
+            ORDER BY 1, 2
+            """,
+            [toolset, toolset, toolset, toolset],
+        ).fetchall()
+        out = []
+        for (ts, name, side_effect, source, required, params, description,
+             calls, errors, median_ms, last_called) in rows:
+            required = list(required or [])
+            out.append({
+                "toolset": ts, "tool": name, "side_effect": side_effect, "side_effect_source": source,
+                "required": required, "optional": [p for p in params or [] if p not in required],
+                "description": description, "calls": int(calls), "errors": int(errors),
+                "median_ms": None if median_ms is None else round(float(median_ms), 3),
+                "last_called": last_called,
+            })
+        return out
+
 
 def _drop_exact_duplicates(con: duckdb.DuckDBPyConnection, version_id: str) -> None:
     """Keep one of each identical member row of a version being sealed."""
