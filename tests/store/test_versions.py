@@ -24,6 +24,7 @@ from schemas import (
     content_hash,
 )
 from store import CONTRACT_COLUMNS, Store
+from store._sql import MEMBER_HASH_SQL
 
 from ._builders import make_example, save, seed, sha_members, synthetic_examples
 
@@ -93,6 +94,8 @@ def test_a_large_member_list_streams_in_batches(st: Store) -> None:
     assert v.row_count == n
     assert v.content_hash == st.query(
         "SELECT sha256(string_agg(example_id, chr(10) ORDER BY example_id)) FROM example_rows")[1][0][0]
+    # the Python pass over Arrow batches and the reference SQL definition agree
+    assert (v.content_hash, n) == st.con.execute(MEMBER_HASH_SQL, [v.version_id]).fetchall()[0]
     assert st.verify(v.version_id)
 
 
