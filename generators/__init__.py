@@ -20,6 +20,7 @@ from ._limits import LimitedToolset
 from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
 from ._python import PythonToolset
+from ._solver import Attempt, Solver
 from ._side_effects import classify_http, classify_mcp
 from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts
 from ._simulator import (
@@ -35,6 +36,7 @@ from ._simulator import (
 from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
 
 __all__ = [
+    "Attempt",
     "BusyClock",
     "CallOutcome",
     "ChatClient",
@@ -62,6 +64,7 @@ __all__ = [
     "ReplyCache",
     "SimulatedOutcome",
     "SkippedTool",
+    "Solver",
     "TOOLS_METADATA_KEY",
     "TOOL_CLOCK",
     "Toolset",

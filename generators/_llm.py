@@ -30,7 +30,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from schemas import ModelReplyError, ModelUnavailable, content_hash
+from schemas import ModelReplyError, ModelRequestRejected, ModelUnavailable, content_hash
 
 from ._timing import MODEL_CLOCK
 
@@ -63,6 +63,7 @@ class ChatReply:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class ChatReply:
             "top_logprobs": self.top_logprobs,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "tool_calls": self.tool_calls,
         }
 
     @classmethod
@@ -80,6 +82,7 @@ class ChatReply:
             prompt_tokens=int(data.get("prompt_tokens") or 0),
             completion_tokens=int(data.get("completion_tokens") or 0),
             cached=True,
+            tool_calls=list(data.get("tool_calls") or []),
         )
 
 
@@ -235,10 +238,11 @@ class ChatClient:
                         return dict(resp.json())
         except httpx.HTTPStatusError as exc:
             text = exc.response.text[:200].replace("\n", " ")
-            raise ModelUnavailable(
-                f"model endpoint {self.endpoint.describe()} answered HTTP "
-                f"{exc.response.status_code}: {text}"
-            ) from exc
+            status = exc.response.status_code
+            message = f"model endpoint {self.endpoint.describe()} answered HTTP {status}: {text}"
+            if 400 <= status < 500 and status != 429:
+                raise ModelRequestRejected(message, status) from exc
+            raise ModelUnavailable(message) from exc
         except (httpx.HTTPError, ValueError) as exc:
             raise ModelUnavailable(
                 f"model endpoint {self.endpoint.describe()} failed after {self.attempts} "
@@ -264,8 +268,10 @@ class ChatClient:
                     # Keep the most probable spelling when a token repeats.
                     top[token] = max(top.get(token, -math.inf), float(lp))
         usage = data.get("usage") or {}
+        calls = choice["message"].get("tool_calls") or []
         return ChatReply(
             text=text,
+            tool_calls=[dict(c) for c in calls if isinstance(c, Mapping)],
             top_logprobs=top,
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),

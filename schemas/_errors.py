@@ -8,6 +8,7 @@
     │   └── ToolsetUnreachable a base URL that does not answer
     ├── ModelError             a model endpoint cannot be used
     │   ├── ModelUnavailable   not reachable, or failed after retries
+    │   │   └── ModelRequestRejected  a 4xx for this request (too long, bad parameters)
     │   └── ModelReplyError    a reply that is not what was asked for
     ├── StoreError             the database refused
     │   ├── SealedVersionError a write to a sealed version
@@ -52,6 +53,14 @@ class ModelError(BackchainError):
 
 class ModelUnavailable(ModelError):
     """A model endpoint is unreachable or kept failing after retries."""
+
+
+class ModelRequestRejected(ModelUnavailable):
+    """The endpoint refused this particular request (HTTP 4xx), e.g. a prompt over its context."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class ModelReplyError(ModelError):

@@ -13,6 +13,7 @@ from ._audit import (
     audit_examples,
     summarise_tools,
 )
+from ._difficulty import Difficulty, attempt_reward, measure_difficulty
 from ._checks import CHECKS, CheckContext, CheckResult
 from ._judge import Judge, JudgeScore, judge_context, score_from_logprobs, yes_no_mass
 from ._replay import ReplayReport, ReplayResult, diff_pointers, replay_steps
@@ -27,6 +28,7 @@ __all__ = [
     "CallStatus",
     "CheckContext",
     "CheckResult",
+    "Difficulty",
     "ExampleStatus",
     "Judge",
     "JudgeScore",
@@ -35,11 +37,13 @@ __all__ = [
     "ReplayResult",
     "ToolDrift",
     "answer_in_text",
+    "attempt_reward",
     "audit_examples",
     "diff_pointers",
     "evaluate",
     "judge_context",
     "load_rubric",
+    "measure_difficulty",
     "normalise_text",
     "replay_steps",
     "score_from_logprobs",

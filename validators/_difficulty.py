@@ -1,0 +1,78 @@
+"""Difficulty for RL: how often a solver gets a task right, and the reward's variance.
+
+RL learns nothing from a prompt whose rollouts all get the same reward (DAPO's
+dynamic sampling, RAGEN-2), so exports keep tasks that are neither always nor
+never solved. Each attempt is scored by `attempt_reward`, the same answer
+checker an RL environment would use: 1 when the final answer states every
+expected value (under the task's normaliser) and no call broke the attempt;
+for a no_call task, 1 when the solver answered without calling any tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from generators import Solver
+from generators._solver import Attempt
+from schemas import Answer, Example
+
+from ._text import answer_in_text
+
+
+def attempt_reward(example: Example, attempt: Attempt) -> float:
+    """1.0 or 0.0 for one attempt at one task."""
+    if attempt.error:
+        return 0.0
+    task = example.task
+    if task.kind == "no_call" or task.answer is None:
+        return 1.0 if not attempt.calls and attempt.final.strip() else 0.0
+    answer = task.answer
+    for value in answer.values():
+        single = Answer(pointers=answer.pointers[:1], value=value, normaliser=answer.normaliser)
+        if not answer_in_text(single, attempt.final):
+            return 0.0
+    return 1.0
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """K attempts at one task: pass rate and the variance of the 0/1 reward."""
+
+    example_id: str
+    solver_model: str
+    attempts: int
+    passes: int
+    errors: int
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passes / self.attempts if self.attempts else 0.0
+
+    @property
+    def reward_variance(self) -> float:
+        p = self.pass_rate
+        return p * (1.0 - p)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "example_id": self.example_id, "solver_model": self.solver_model, "attempts": self.attempts,
+            "passes": self.passes, "errors": self.errors, "pass_rate": self.pass_rate,
+            "reward_variance": self.reward_variance,
+        }
+
+
+async def measure_difficulty(example: Example, solver: Solver, k: int, *, seed: int = 0) -> Difficulty:
+    """Run the solver k times (different seeds) and score each attempt.
+
+    A model endpoint that fails outright raises ModelError: an attempt that
+    could not be made is not a failed attempt.
+    """
+    attempts = await asyncio.gather(*(solver.attempt(example, seed=seed + i) for i in range(k)))
+    rewards = [attempt_reward(example, a) for a in attempts]
+    return Difficulty(
+        example_id=example.example_id, solver_model=solver.model, attempts=k,
+        passes=int(sum(rewards)), errors=sum(1 for a in attempts if a.error),
+    )
+
