@@ -15,6 +15,16 @@ from ._audit import (
 )
 from ._difficulty import Difficulty, attempt_reward, measure_difficulty
 from ._checks import CHECKS, CheckContext, CheckResult
+from ._diversity import (
+    DEFAULT_DEDUP_THRESHOLD,
+    CollapseCheck,
+    DiversityReport,
+    dedup,
+    diversity_report,
+    duplicate_judgement,
+    embed,
+    trace_text,
+)
 from ._judge import Judge, JudgeScore, judge_context, score_from_logprobs, yes_no_mass
 from ._replay import ReplayReport, ReplayResult, diff_pointers, replay_steps
 from ._rubric import RUBRIC_DIR, evaluate, load_rubric
@@ -28,7 +38,10 @@ __all__ = [
     "CallStatus",
     "CheckContext",
     "CheckResult",
+    "CollapseCheck",
+    "DEFAULT_DEDUP_THRESHOLD",
     "Difficulty",
+    "DiversityReport",
     "ExampleStatus",
     "Judge",
     "JudgeScore",
@@ -39,7 +52,11 @@ __all__ = [
     "answer_in_text",
     "attempt_reward",
     "audit_examples",
+    "dedup",
     "diff_pointers",
+    "diversity_report",
+    "duplicate_judgement",
+    "embed",
     "evaluate",
     "judge_context",
     "load_rubric",
@@ -48,6 +65,7 @@ __all__ = [
     "replay_steps",
     "score_from_logprobs",
     "summarise_tools",
+    "trace_text",
     "value_in_text",
     "values_equal",
     "yes_no_mass",
