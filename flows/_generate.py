@@ -36,7 +36,7 @@ from generators import (
 )
 from schemas import ConfigError, Example, ToolsetError, VersionInfo
 from store import Store
-from validators import CheckContext, Judge, load_rubric
+from validators import CheckContext, Judge, duplicate_judgement, load_rubric
 
 from . import _stages
 from ._prefect_env import quiet_expected_errors
@@ -258,8 +258,11 @@ async def _stages_in_order(
     drafts, plan = await as_task(_stages.draft, "draft")(calls, traces, config)
     summary.kinds_wanted, summary.kinds_short = plan.wanted, plan.shortfall()
     with reporter.stage("writing tasks", total=len(drafts)) as advance:
-        examples: list[Example] = await as_task(_stages.write, "back-chain")(drafts, catalog, writer, config, advance)
-    summary.tasks_written = len(examples)
+        written: list[Example] = await as_task(_stages.write, "back-chain")(drafts, catalog, writer, config, advance)
+    summary.tasks_written = len(written)
+    if config.dedup_threshold > 0 and len(written) > 1:
+        reporter.note("removing near-duplicate requests")
+    examples, duplicates = await as_task(_stages.dedup, "dedup")(written, config)
 
     recorded_at = max((o.started_at for o in observations), default=None)
     reporter.note("replaying calls to detect volatile outputs")
@@ -270,7 +273,13 @@ async def _stages_in_order(
     with reporter.stage("validating and judging", total=len(examples)) as advance:
         judgements = await as_task(_stages.judge, "judge")(examples, rubric, ctx, judge, advance)
 
-    pairs = list(zip(examples, judgements))
+    # Near duplicates are stored as rejected candidates naming the example they duplicate.
+    by_id = {e.example_id: e for e in written}
+    pairs = list(zip(examples, judgements)) + [
+        (by_id[removed], duplicate_judgement(by_id[removed], kept, sim, rubric))
+        for removed, kept, sim in duplicates
+    ]
+    judgements = [j for _, j in pairs]
     store.save_candidates(summary.run_id, config.dataset, pairs)
     accepted = [(e.example_id, j.score) for e, j in pairs if j.status == "accepted"]
     summary.version = store.seal_version(

@@ -199,3 +199,20 @@ async def judge(
 
 def observations_of(calls: Sequence[ExploredCall]) -> list[Observation]:
     return [c.observation for c in calls]
+
+
+async def dedup(examples: list[Example], config: RunConfig) -> tuple[list[Example], list[tuple[str, str, float]]]:
+    """Remove near-duplicate requests before replay and judging (``dedup_threshold`` 0: off).
+
+    Returns the kept examples and (removed id, kept id, cosine) for the rest,
+    which the flow stores as rejected candidates. Of a duplicate group, the one
+    that passes the cheap rewrite gates is kept, so a failed rewrite never
+    displaces the template it duplicates. The embedding model is CPU-bound:
+    it runs in a thread so the toolsets' sessions keep being served.
+    """
+    from validators import dedup as remove_near_duplicates
+
+    if config.dedup_threshold <= 0 or len(examples) < 2:
+        return list(examples), []
+    passes = [float(all(CHECKS[name](e, CheckContext()).passed for name in _REWRITE_GATES)) for e in examples]
+    return await asyncio.to_thread(remove_near_duplicates, examples, config.dedup_threshold, passes)

@@ -84,6 +84,10 @@ def run(
     message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the version."),
     kinds: Optional[str] = typer.Option(None, "--kinds", help="Task kind mix, e.g. 'multi_step=3,parallel=1,no_call=1'."),
     variants: Optional[int] = typer.Option(None, "--variants", help="LLM phrasings per task, deduplicated (default: 1)."),
+    dedup_threshold: Optional[float] = typer.Option(
+        None, "--dedup-threshold", min=0.0, max=1.0,
+        help="Cosine at which requests with the same values are near duplicates, stored as rejected (default: 0.92; 0: off).",
+    ),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Explore tools, back-chain tasks, judge them and seal a new dataset version.
@@ -96,7 +100,7 @@ def run(
         overrides: dict[str, Any] = {
             "mcp": mcp, "values": parse_value_flags(value), "examples": examples, "dataset": dataset,
             "seed": seed, "allow": allow, "rubric": rubric, "max_calls": max_calls, "message": message,
-            "kinds": parse_kinds_flag(kinds), "variants": variants,
+            "kinds": parse_kinds_flag(kinds), "variants": variants, "dedup_threshold": dedup_threshold,
             "openapi": [OpenAPISource(spec=s, base_url=base_url[i] if base_url else None).model_dump()
                         for i, s in enumerate(openapi)],
             "toolsets": [{"url": u} for u in mcp_url],

@@ -22,6 +22,7 @@ from validators import (
     dedup,
     diversity_report,
     duplicate_judgement,
+    load_rubric,
     trace_text,
 )
 
@@ -120,6 +121,30 @@ def test_the_higher_score_is_kept_and_the_result_is_deterministic() -> None:
 def test_a_threshold_outside_zero_to_one_is_refused(threshold: float) -> None:
     with pytest.raises(ValueError, match="threshold"):
         dedup([], threshold=threshold)
+
+
+def test_a_duplicate_is_a_rejected_candidate_that_names_the_kept_example(tmp_path: Path) -> None:
+    """Through the flow's stage and into the store: nothing is dropped silently."""
+    from flows import _stages
+    from flows._config import RunConfig
+    from store import Store
+
+    a = country_fact("France", "What's the capital of France?")
+    b = country_fact("France", "Which city is the capital of France?")
+    kept, removed = asyncio.run(_stages.dedup([a, b], RunConfig()))
+    assert ids(kept) == [a.example_id]
+    assert asyncio.run(_stages.dedup([a, b], RunConfig(dedup_threshold=0))) == ([a, b], [])
+
+    rubric = load_rubric("default")
+    (gone, kept_id, sim), = removed
+    judgement = duplicate_judgement(b, kept_id, sim, rubric)
+    assert judgement.status == "rejected" and judgement.score is None
+    assert judgement.reason == f"near_duplicate: of {a.example_id} (cosine {sim:.2f})"
+    with Store(tmp_path / "t.duckdb") as store:
+        store.start_run("r1", "default", {}, {})
+        store.save_candidates("r1", "default", [(b, judgement)])
+        _, rows = store.query("SELECT example_id, status, reason FROM candidates")
+    assert rows == [(b.example_id, "rejected", judgement.reason)]
 
 
 # -- the report --------------------------------------------------------------------------
