@@ -29,6 +29,8 @@ from generators import (
     LimitedToolset,
     LLMWriter,
     LocalModelServer,
+    candidate_edges,
+    observed_edges,
     MCPHTTPToolset,
     MCPToolset,
     SkippedTool,
@@ -61,6 +63,7 @@ class RunSummary:
     calls: int = 0
     call_errors: int = 0
     tools_called: int = 0
+    edges_confirmed: int = 0
     skipped: list[SkippedTool] = field(default_factory=list)
     traces: int = 0
     multi_step: int = 0
@@ -78,6 +81,7 @@ class RunSummary:
     def stats(self) -> dict[str, Any]:
         return {
             "calls": self.calls, "call_errors": self.call_errors, "tools_called": self.tools_called,
+            "edges_confirmed": self.edges_confirmed,
             "skipped_tools": [f"{s.toolset}.{s.tool}: {s.reason}" for s in self.skipped],
             "traces": self.traces, "multi_step": self.multi_step, "tasks_written": self.tasks_written,
             "kinds_wanted": self.kinds_wanted, "kinds_short": self.kinds_short, "kind_counts": self.kind_counts,
@@ -247,6 +251,9 @@ async def _stages_in_order(
                                                           toolset_values)
     observations = _stages.observations_of(calls)
     store.save_observations(observations, summary.run_id)
+    edges = observed_edges(calls) + candidate_edges(catalog.allowed, calls)
+    store.save_edges(summary.run_id, edges)
+    summary.edges_confirmed = len({(e.from_tool, e.field, e.to_tool, e.param) for e in edges if e.kind == "confirmed"})
     summary.calls = len(observations)
     summary.call_errors = sum(o.is_error for o in observations)
     summary.tools_called = len({(o.toolset, o.tool) for o in observations})
@@ -268,6 +275,7 @@ async def _stages_in_order(
     reporter.note("replaying calls to detect volatile outputs")
     report = await as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config)
     summary.volatile_tools = report.volatile_tools
+    store.save_volatility(summary.run_id, report.volatile_fields())
     ctx = CheckContext(replay=report, toolset_versions={n: t.version for n, t in toolsets.items()})
 
     with reporter.stage("validating and judging", total=len(examples)) as advance:

@@ -58,6 +58,7 @@ def render_summary(summary: RunSummary, db: str) -> str:
         lines.append(f"  skipped tools  {len(summary.skipped)}: " + "; ".join(
             f"{s.tool} ({s.reason})" for s in summary.skipped[:5]))
     lines += [
+        f"  tool graph     {summary.edges_confirmed} edges confirmed by execution",
         f"  chains         {summary.traces} traces, {summary.multi_step} with two or more steps",
         f"  tasks written  {summary.tasks_written}",
         f"  accepted       {sc.get('accepted', 0)}   rejected {sc.get('rejected', 0)}"

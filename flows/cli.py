@@ -245,6 +245,48 @@ def export(
 
 
 @app.command()
+def difficulty(
+    ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
+    k: int = typer.Option(4, "-k", help="Attempts per task (default: 4)."),
+    sample: Optional[int] = typer.Option(None, "--sample", help="Only a seeded sample of this many tasks."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample and the attempts (default: 0)."),
+    solver_url: Optional[str] = typer.Option(None, "--solver-url", help="Solver endpoint (default: the bundled model)."),
+    solver_model: Optional[str] = typer.Option(None, "--solver-model", help="Solver model name."),
+    concurrency: int = typer.Option(4, "--concurrency", help="Requests in flight (default: 4)."),
+    max_turns: int = typer.Option(4, "--max-turns", help="Solver turns per attempt (default: 4)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Measure each task's difficulty: K solver attempts in the replay simulator, never live.
+
+    Example: backchain difficulty default@latest -k 4 --sample 20
+    """
+    try:
+        from store import parse_ref
+
+        from ._difficulty import measure_version, render_difficulty
+        from ._report import Reporter
+
+        if k < 1:
+            raise ConfigError(f"-k {k}: need at least one attempt")
+        endpoint = endpoint_from(solver_url, solver_model, "Solver", "BACKCHAIN_SOLVER")
+        dataset_name, version_ref = parse_ref(ref)
+        path = _db(db)
+        if not path.exists():
+            raise ConfigError(f"no database at {path}: run `backchain run` first, or pass --db")
+        solver = None
+        if endpoint is not None:
+            from generators import Endpoint
+
+            solver = Endpoint(endpoint.url, endpoint.model, endpoint.api_key_env)
+        results = asyncio.run(measure_version(
+            path, dataset_name, version_ref, k=k, sample=sample, seed=seed, solver=solver,
+            concurrency=concurrency, reporter=Reporter(), max_turns=max_turns))
+        typer.echo(render_difficulty(results), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
 def audit(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
     sample: int = typer.Option(100, "--sample", help="Examples to audit, a seeded sample (default: 100)."),

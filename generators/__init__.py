@@ -14,6 +14,7 @@ from ._backchain import (
 from ._base import CallOutcome, Toolset
 from ._chains import build_traces
 from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
+from ._graph import candidate_edges, field_of, observed_edges
 from ._llm import ChatClient, ChatReply, Endpoint, ReplyCache
 from ._local_model import LocalModelServer, bundled_gguf
 from ._limits import LimitedToolset
@@ -22,7 +23,6 @@ from ._openapi import OpenAPIToolset
 from ._python import PythonToolset
 from ._solver import Attempt, Solver
 from ._side_effects import classify_http, classify_mcp
-from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts
 from ._simulator import (
     REPLAY_COLUMNS,
     TOOLS_METADATA_KEY,
@@ -33,6 +33,7 @@ from ._simulator import (
     normalise_arguments,
     normalised_key,
 )
+from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts
 from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
 
 __all__ = [
@@ -72,11 +73,14 @@ __all__ = [
     "build_drafts",
     "build_traces",
     "bundled_gguf",
+    "candidate_edges",
     "choose_answer",
     "classify_http",
     "classify_mcp",
+    "field_of",
     "normalise_arguments",
     "normalised_key",
+    "observed_edges",
     "resolve_pointer",
     "select_tools",
     "template_task",

@@ -22,7 +22,7 @@ import datetime as _dt
 import random
 import re
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -284,6 +284,9 @@ class Explorer:
         self._depth: dict[str, int] = {}
         self._semaphores = {name: asyncio.Semaphore(config.concurrency) for name in toolsets}
         self._param_options: dict[tuple[str, str, str], _ParamOptions] = {}
+        self._obs_tool: dict[str, str] = {}  # observation id -> tool that produced it
+        self._edge_counts: Counter[tuple[str, str]] = Counter()  # (from tool, to tool) -> calls
+        self._tool_calls: Counter[str] = Counter()
 
     # -- argument choice -------------------------------------------------
     def _options(self, tool: Tool, param: str, schema: Mapping[str, Any]) -> list[_Option]:
@@ -320,8 +323,13 @@ class Explorer:
                     if all(o[2] is not pv for o in cover[pv.observation_id].values()):
                         cover[pv.observation_id][param] = opt
             if cover:
+                # Coverage-seeking: among the anchors that fill the most parameters,
+                # prefer the one whose tool -> this tool edge was walked least.
                 best = max(len(v) for v in cover.values())
-                anchor = self.rng.choice(sorted(oid for oid, v in cover.items() if len(v) == best))
+                fullest = sorted(oid for oid, v in cover.items() if len(v) == best)
+                fewest = min(self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] for o in fullest)
+                anchor = self.rng.choice(
+                    [o for o in fullest if self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] == fewest])
                 anchored = cover[anchor]
         args: dict[str, Any] = {}
         sources: dict[str, ArgumentSource] = {}
@@ -351,8 +359,10 @@ class Explorer:
                 with TOOL_CLOCK:
                     outcome = await asyncio.wait_for(toolset.call(tool.name, args), self.config.call_timeout)
                 output, is_error, error = outcome.output, outcome.is_error, outcome.error
+                own_latency = outcome.latency_ms  # a wrapper that queued the call knows its real time
             except asyncio.TimeoutError:
                 output, is_error, error = None, True, f"timed out after {self.config.call_timeout:g} s"
+                own_latency = None
         return Observation(
             toolset=tool.toolset,
             toolset_version=toolset.version,
@@ -361,7 +371,7 @@ class Explorer:
             output=output,
             is_error=is_error,
             error=error,
-            latency_ms=round((time.perf_counter() - t0) * 1000, 3),
+            latency_ms=round(own_latency if own_latency is not None else (time.perf_counter() - t0) * 1000, 3),
             started_at=started,
         )
 
@@ -369,7 +379,9 @@ class Explorer:
         """One round: propose up to N new calls per tool, execute them concurrently."""
         planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]]] = []
         budget = self.config.max_calls - self.config.error_probes - len(self.calls)  # probes keep theirs
-        for tool in self.rng.sample(self.tools, len(self.tools)):
+        # Tools called least so far go first, so a tight budget still covers every tool.
+        order = self.rng.sample(self.tools, len(self.tools))
+        for tool in sorted(order, key=lambda t: self._tool_calls[t.name]):
             made = 0
             for attempt in range(self.config.calls_per_tool_per_round * 4):
                 if made >= self.config.calls_per_tool_per_round or len(planned) >= budget:
@@ -387,6 +399,10 @@ class Explorer:
         observations = await asyncio.gather(*(self._execute(t, a) for t, a, _, _ in planned))
         new_calls = []
         for (tool, args, sources, parents), obs in zip(planned, observations):
+            self._obs_tool[obs.observation_id] = tool.name
+            self._tool_calls[tool.name] += 1
+            for parent in {p.observation_id for p in parents.values()}:
+                self._edge_counts[(self._obs_tool.get(parent, ""), tool.name)] += 1
             depth = 1 + max((self._depth.get(p.observation_id, 0) for p in parents.values()), default=-1)
             self._depth.setdefault(obs.observation_id, depth)
             call = ExploredCall(obs, sources, parents, depth)

@@ -65,8 +65,8 @@ class Attempt:
 class Solver:
     """Attempts tasks with a model; tool calls are answered by a (simulated) toolset."""
 
-    def __init__(self, client: ChatClient, tools: Toolset, *, max_turns: int = 6, temperature: float = 0.8,
-                 max_tokens: int = 200) -> None:
+    def __init__(self, client: ChatClient, tools: Toolset, *, max_turns: int = 4, temperature: float = 0.8,
+                 max_tokens: int = 128) -> None:
         self.client = client
         self.tools = tools
         self.max_turns = max_turns

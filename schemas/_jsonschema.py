@@ -13,7 +13,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._export_rows import ExportManifest, TrlSftRow, VerlRow
-from ._records import Example, Judgement, Observation, Rubric, Tool, Trace, VersionInfo
+from ._records import (
+    Example,
+    Judgement,
+    Observation,
+    Rubric,
+    TaskDifficulty,
+    Tool,
+    ToolEdge,
+    Trace,
+    VersionInfo,
+    VolatileField,
+)
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -23,11 +34,14 @@ RECORD_MODELS: dict[str, type[BaseModel]] = {
     "export-trl-sft": TrlSftRow,
     "export-verl": VerlRow,
     "judgement": Judgement,
+    "task-difficulty": TaskDifficulty,
+    "tool-edge": ToolEdge,
     "observation": Observation,
     "rubric": Rubric,
     "tool": Tool,
     "trace": Trace,
     "version": VersionInfo,
+    "volatile-field": VolatileField,
 }
 
 

@@ -323,6 +323,52 @@ class Rubric(BaseModel):
         return content_hash(self.model_dump(mode="json"))
 
 
+class ToolEdge(_Record):
+    """A → B in the tool graph: a value from A's output (at ``field``) as B's ``param``.
+
+    ``kind``: candidate (names and types fit, never tried), confirmed (B
+    succeeded with the value), failed (B returned an error with it). ``n``
+    counts the calls behind a confirmed or failed edge in one run.
+    """
+
+    from_toolset: str
+    from_tool: str
+    field: str = Field(description="JSON pointer in A's output, list indices as '*'.")
+    to_toolset: str
+    to_tool: str
+    param: str
+    kind: Literal["candidate", "confirmed", "failed"]
+    n: int = Field(default=1, ge=0)
+
+
+class VolatileField(_Record):
+    """A tool output field that changed when the identical call was made again."""
+
+    toolset: str
+    tool: str
+    pointer: str
+
+
+class TaskDifficulty(_Record):
+    """K solver attempts at one task: how often it was solved, and the 0/1 reward's variance."""
+
+    example_id: str
+    solver_model: str
+    attempts: int = Field(ge=0)
+    passes: int = Field(ge=0)
+    errors: int = Field(default=0, ge=0)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pass_rate(self) -> float:
+        return self.passes / self.attempts if self.attempts else 0.0
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def reward_variance(self) -> float:
+        return self.pass_rate * (1.0 - self.pass_rate)
+
+
 class VersionInfo(_Record):
     """A sealed dataset version as `backchain versions` shows it."""
 

@@ -27,6 +27,7 @@ import duckdb
 from schemas import SchemaVersionError
 
 from ._connection import first_row
+from ._facts import m003_tool_graph_volatility_difficulty
 from ._hashing import member_digest
 from ._sql import (
     M001_MACROS,
@@ -80,7 +81,9 @@ def m002_lineage_diff_retention(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_initial, m002_lineage_diff_retention)
+MIGRATIONS: tuple[Migration, ...] = (
+    m001_initial, m002_lineage_diff_retention, m003_tool_graph_volatility_difficulty,
+)
 
 
 def migration_number(migration: Migration) -> int:

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._facts import FACT_COLUMNS
+
 STATUSES = ("accepted", "rejected", "judge_error")
 
 
@@ -527,6 +529,8 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
         "config_hash", "status", "candidate_score", "versions", "version_ids",
     ),
 }
+
+CONTRACT_COLUMNS.update(FACT_COLUMNS)
 
 # Names in CONTRACT_COLUMNS that are table macros (called with arguments), not views.
 TABLE_MACROS: dict[str, str] = {

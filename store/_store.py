@@ -77,6 +77,7 @@ from schemas import (
 
 from . import _arrow, _gc, _migrations
 from ._connection import connect, first_line, first_row, translate_error
+from ._facts import FactsMixin
 from ._gc import GcReport
 from ._guard import check_predicate, check_read_only
 from ._hashing import member_digest
@@ -143,7 +144,7 @@ class VersionDiff:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class Store:
+class Store(FactsMixin):
     """Tables, views, versions and caches in one DuckDB file."""
 
     def __init__(

@@ -11,12 +11,10 @@ for a no_call task, 1 when the solver answered without calling any tool.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any
 
 from generators import Solver
 from generators._solver import Attempt
-from schemas import Answer, Example
+from schemas import Answer, Example, TaskDifficulty
 
 from ._text import answer_in_text
 
@@ -36,34 +34,10 @@ def attempt_reward(example: Example, attempt: Attempt) -> float:
     return 1.0
 
 
-@dataclass(frozen=True)
-class Difficulty:
-    """K attempts at one task: pass rate and the variance of the 0/1 reward."""
-
-    example_id: str
-    solver_model: str
-    attempts: int
-    passes: int
-    errors: int
-
-    @property
-    def pass_rate(self) -> float:
-        return self.passes / self.attempts if self.attempts else 0.0
-
-    @property
-    def reward_variance(self) -> float:
-        p = self.pass_rate
-        return p * (1.0 - p)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "example_id": self.example_id, "solver_model": self.solver_model, "attempts": self.attempts,
-            "passes": self.passes, "errors": self.errors, "pass_rate": self.pass_rate,
-            "reward_variance": self.reward_variance,
-        }
+Difficulty = TaskDifficulty  # the stored record (schemas), under the name validators export
 
 
-async def measure_difficulty(example: Example, solver: Solver, k: int, *, seed: int = 0) -> Difficulty:
+async def measure_difficulty(example: Example, solver: Solver, k: int, *, seed: int = 0) -> TaskDifficulty:
     """Run the solver k times (different seeds) and score each attempt.
 
     A model endpoint that fails outright raises ModelError: an attempt that
@@ -71,7 +45,7 @@ async def measure_difficulty(example: Example, solver: Solver, k: int, *, seed: 
     """
     attempts = await asyncio.gather(*(solver.attempt(example, seed=seed + i) for i in range(k)))
     rewards = [attempt_reward(example, a) for a in attempts]
-    return Difficulty(
+    return TaskDifficulty(
         example_id=example.example_id, solver_model=solver.model, attempts=k,
         passes=int(sum(rewards)), errors=sum(1 for a in attempts if a.error),
     )

@@ -8,13 +8,14 @@ from a changed answer. Each distinct call is replayed once per run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as _dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from generators import TOOL_CLOCK, Toolset
-from schemas import Step, call_key
+from schemas import Step, VolatileField, call_key
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ReplayResult:
     call_key: str
     tool: str
     differing: tuple[str, ...] = ()
+    toolset: str = ""
     error: str | None = None
 
     @property
@@ -34,6 +36,14 @@ class ReplayResult:
 @dataclass
 class ReplayReport:
     results: dict[str, ReplayResult] = field(default_factory=dict)
+
+    def volatile_fields(self) -> list[VolatileField]:
+        """(toolset, tool, pointer) for every output field that changed on replay."""
+        seen: dict[tuple[str, str, str], None] = {}
+        for r in self.results.values():
+            for pointer in r.differing:
+                seen.setdefault((r.toolset, r.tool, pointer))
+        return [VolatileField(toolset=t, tool=n, pointer=p) for t, n, p in sorted(seen)]
 
     @property
     def volatile_tools(self) -> dict[str, list[str]]:
@@ -88,6 +98,10 @@ async def replay_steps(
         todo.setdefault(key, step)
 
     async def one(key: str, step: Step) -> ReplayResult:
+        result = await _replay_one(key, step)
+        return dataclasses.replace(result, toolset=step.toolset)
+
+    async def _replay_one(key: str, step: Step) -> ReplayResult:
         toolset = toolsets.get(step.toolset)
         if toolset is None:
             return ReplayResult(key, step.tool, error=f"toolset {step.toolset!r} is not connected")

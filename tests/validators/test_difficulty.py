@@ -68,8 +68,8 @@ def test_real_solver_in_the_simulator_never_goes_live(tmp_path: Path, llama_endp
 
     async def go():
         async with ChatClient(llama_endpoint) as client:
-            solver = Solver(client, simulator, max_turns=3)
-            return [await measure_difficulty(e, solver, 2, seed=1) for e in examples[:2]]
+            solver = Solver(client, simulator, max_turns=2)
+            return [await measure_difficulty(e, solver, 2, seed=1) for e in examples[:1]]
 
     results = asyncio.run(go())
     for d in results:
