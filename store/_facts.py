@@ -88,6 +88,34 @@ FACT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+M004_VIEWS: tuple[str, ...] = (
+    """
+    CREATE OR REPLACE VIEW observations AS
+    SELECT "observation_id", "toolset", "tool", "arguments", "output", "is_error", "error",
+           "latency_ms", "started_at", "call_key", "toolset_version", "run_id",
+           NOT is_error AND (
+               output IS NULL OR output::VARCHAR IN ('[]', '{}', '""', 'null')
+               -- an object whose lists are all empty: {"route": "JFK-EEN", "flights": []}
+               OR (json_type(output) = 'OBJECT'
+                   AND len(list_filter(json_keys(output), lambda k: json_type(output -> k) = 'ARRAY')) > 0
+                   AND len(list_filter(json_keys(output),
+                           lambda k: json_type(output -> k) = 'ARRAY' AND json_array_length(output -> k) > 0)) = 0)
+           ) AS is_empty
+    FROM obs_rows
+    """,
+)
+
+
+def m004_flag_empty_results(con: duckdb.DuckDBPyConnection) -> None:
+    """observations.is_empty: a call that succeeded but returned nothing, or only empty lists.
+
+    Empty results are observations like any other (agents must learn "no data");
+    the flag makes them easy to find and to offer to back-chaining.
+    """
+    for statement in M004_VIEWS:
+        con.execute(statement)
+
+
 def m003_tool_graph_volatility_difficulty(con: duckdb.DuckDBPyConnection) -> None:
     """The tool graph, volatile fields and solver difficulty (issues 4 and 5)."""
     for statement in (*M003_TABLES, *M003_VIEWS):

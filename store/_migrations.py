@@ -27,7 +27,7 @@ import duckdb
 from schemas import SchemaVersionError
 
 from ._connection import first_row
-from ._facts import m003_tool_graph_volatility_difficulty
+from ._facts import m003_tool_graph_volatility_difficulty, m004_flag_empty_results
 from ._hashing import member_digest
 from ._sql import (
     M001_MACROS,
@@ -83,6 +83,7 @@ def m002_lineage_diff_retention(con: duckdb.DuckDBPyConnection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial, m002_lineage_diff_retention, m003_tool_graph_volatility_difficulty,
+    m004_flag_empty_results,
 )
 
 

@@ -489,6 +489,7 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "observations": (
         "observation_id", "toolset", "tool", "arguments", "output", "is_error", "error",
         "latency_ms", "started_at", "call_key", "toolset_version", "run_id",
+        "is_empty",
     ),
     "candidates": (
         "example_id", "dataset", "run_id", "kind", "writer", "writer_model", "user_request",

@@ -54,3 +54,25 @@ def test_difficulty_command_measures_a_version(tmp_path: Path) -> None:
     assert "1 tasks, 1 attempts each" in result.output
     rows = CliRunner().invoke(app, ["sql", "SELECT attempts FROM difficulty", "--format", "json", "--db", str(db)])
     assert json.loads(rows.stdout) == [{"attempts": 1}]
+
+
+@pytest.mark.parametrize(
+    ("output", "empty"),
+    [([], True), ({}, True), ("", True), (None, True), ({"route": "JFK-EEN", "flights": [], "carriers": []}, True),
+     ({"route": "JFK-ORD", "flights": [1]}, False), ({"a": 1}, False), ("text", False)],
+)
+def test_observations_flag_empty_results(tmp_path: Path, output: object, empty: bool) -> None:
+    when = _dt.datetime(2026, 1, 2, tzinfo=_dt.timezone.utc)
+    with Store(tmp_path / "e.duckdb") as store:
+        store.save_observations([Observation(toolset="a", tool="t", arguments={}, output=output, started_at=when)], "r")
+        _, rows = store.query("SELECT is_empty FROM observations")
+    assert rows == [(empty,)]
+
+
+def test_an_error_is_not_an_empty_result(tmp_path: Path) -> None:
+    when = _dt.datetime(2026, 1, 2, tzinfo=_dt.timezone.utc)
+    with Store(tmp_path / "e.duckdb") as store:
+        store.save_observations([Observation(toolset="a", tool="t", arguments={}, is_error=True, error="x",
+                                             started_at=when)], "r")
+        _, rows = store.query("SELECT is_error, is_empty FROM observations")
+    assert rows == [(True, False)]
