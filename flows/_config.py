@@ -142,6 +142,9 @@ class RunConfig(_Model):
         default_factory=lambda: dict(DEFAULT_MIX), description="Weight of each task kind in the mix."
     )
     variants: int = Field(default=1, gt=0, le=16, description="LLM phrasings per draft (deduplicated).")
+    propose_values: bool = Field(
+        default=False, description="Ask the writer model for values of parameters nothing else fills."
+    )
     dedup_threshold: float = Field(
         default=0.92, ge=0, le=1,
         description="Cosine similarity at which two requests with the same user values are near "

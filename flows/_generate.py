@@ -29,6 +29,7 @@ from generators import (
     LimitedToolset,
     LLMWriter,
     LocalModelServer,
+    ValueProposer,
     candidate_edges,
     observed_edges,
     MCPHTTPToolset,
@@ -247,8 +248,9 @@ async def _stages_in_order(
     values = dict(EMBEDDED_VALUES) if config.uses_embedded_toolsets else {}
     values.update(config.values)
     with reporter.stage("calling tools", total=config.max_calls) as advance:
+        proposer = ValueProposer(writer.client) if config.propose_values and writer is not None else None
         calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
-                                                          toolset_values)
+                                                          toolset_values, proposer)
     observations = _stages.observations_of(calls)
     store.save_observations(observations, summary.run_id)
     edges = observed_edges(calls) + candidate_edges(catalog.allowed, calls)

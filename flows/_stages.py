@@ -18,6 +18,7 @@ from generators import (
     ExploreConfig,
     ExploredCall,
     Explorer,
+    ValueProposer,
     LLMWriter,
     SkippedTool,
     Toolset,
@@ -58,40 +59,13 @@ async def list_tools(toolsets: Mapping[str, Toolset], config: RunConfig) -> Tool
 
 
 # A values-per-toolset hook in Explorer itself would replace this subclass.
-class _ScopedExplorer(Explorer):
-    """An explorer whose seeded values can belong to one toolset.
-
-    While it proposes a call to a tool, ``config.values`` is the run's values
-    plus those the tool's toolset seeds; values seeded for one toolset never
-    reach another toolset's parameters of the same name.
-    """
-
-    def __init__(self, *args: Any, toolset_values: Mapping[str, Mapping[str, Sequence[Any]]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        base = dict(self.config.values)
-        self._scoped = {
-            name: {**base, **{p: [*base.get(p, ()), *(v for v in vs if v not in base.get(p, ()))]
-                              for p, vs in own.items()}}
-            for name, own in toolset_values.items()
-        }
-
-    def _propose(self, tool: Tool, prefer_pool: bool) -> Any:
-        scoped = self._scoped.get(tool.toolset)
-        if scoped is None:
-            return super()._propose(tool, prefer_pool)
-        base, self.config.values = self.config.values, scoped
-        try:
-            return super()._propose(tool, prefer_pool)
-        finally:
-            self.config.values = base
-
-
 async def explore(
     toolsets: Mapping[str, Toolset], catalog: ToolCatalog, config: RunConfig,
     values: Mapping[str, Sequence[Any]], advance: Advance = _noop,
     toolset_values: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
+    proposer: ValueProposer | None = None,
 ) -> list[ExploredCall]:
-    explorer = _ScopedExplorer(
+    explorer = Explorer(
         toolsets,
         catalog.allowed,
         ExploreConfig(
@@ -101,8 +75,9 @@ async def explore(
             call_timeout=config.call_timeout,
             seed=config.seed,
             values=values,
+            toolset_values=toolset_values or {},
         ),
-        toolset_values=toolset_values or {},
+        proposer=proposer,
     )
     return await explorer.run(on_round=lambda _r, new: advance(len(new)))
 

@@ -84,6 +84,7 @@ def run(
     message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the version."),
     kinds: Optional[str] = typer.Option(None, "--kinds", help="Task kind mix, e.g. 'multi_step=3,parallel=1,no_call=1'."),
     variants: Optional[int] = typer.Option(None, "--variants", help="LLM phrasings per task, deduplicated (default: 1)."),
+    propose_values: bool = typer.Option(False, "--propose-values", help="Let the writer model propose values for parameters nothing else fills."),
     dedup_threshold: Optional[float] = typer.Option(
         None, "--dedup-threshold", min=0.0, max=1.0,
         help="Cosine at which requests with the same values are near duplicates, stored as rejected (default: 0.92; 0: off).",
@@ -109,6 +110,8 @@ def run(
             overrides["allow_writes"] = True
         if no_model:
             overrides["no_model"] = True
+        if propose_values:
+            overrides["propose_values"] = True
         llm = endpoint_from(llm_url, llm_model, "LLM", "BACKCHAIN_LLM")
         judge = endpoint_from(judge_url, judge_model, "Judge", "BACKCHAIN_JUDGE")
         overrides["llm"] = llm.model_dump() if llm else None

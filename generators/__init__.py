@@ -20,6 +20,7 @@ from ._local_model import LocalModelServer, bundled_gguf
 from ._limits import LimitedToolset
 from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
+from ._propose import ValueProposer
 from ._python import PythonToolset
 from ._solver import Attempt, Solver
 from ._side_effects import classify_http, classify_mcp
@@ -69,6 +70,7 @@ __all__ = [
     "TOOLS_METADATA_KEY",
     "TOOL_CLOCK",
     "Toolset",
+    "ValueProposer",
     "answer_candidates",
     "build_drafts",
     "build_traces",

@@ -25,7 +25,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jsonschema import Draft202012Validator
 
@@ -33,6 +33,9 @@ from schemas import ArgumentSource, Observation, Tool, call_key
 
 from ._base import Toolset
 from ._timing import TOOL_CLOCK
+
+if TYPE_CHECKING:
+    from ._propose import ValueProposer
 
 _MAX_POOL_STRING = 120
 _POOL_PER_KEY = 40
@@ -115,6 +118,8 @@ class ExploreConfig:
     seed: int = 0
     values: Mapping[str, Sequence[Any]] = field(default_factory=dict)
     error_probes: int = 4  # calls repeated with a typo, to record real error paths
+    # Values seeded for one toolset only: toolset name -> parameter -> values.
+    toolset_values: Mapping[str, Mapping[str, Sequence[Any]]] = field(default_factory=dict)
 
 
 def _escape(token: str) -> str:
@@ -202,6 +207,12 @@ class _ParamOptions:
         self._examined: dict[str, int] = {}
         self._matching: dict[str, bool] = {}
 
+    def add_static(self, values: Sequence[Any], how: str) -> None:
+        """Values from outside the schema and the pool (a model's proposals)."""
+        known = {repr(v) for v, _, _ in self.static}
+        self.static += [(v, _user_source(how), None) for v in values
+                        if self.validator.is_valid(v) and repr(v) not in known]
+
     def refresh(self, pool: _Pool) -> list[_Option]:
         for key in pool.keys():
             if key not in self._matching:
@@ -273,6 +284,7 @@ class Explorer:
         toolsets: Mapping[str, Toolset],
         tools: Sequence[Tool],
         config: ExploreConfig,
+        proposer: ValueProposer | None = None,
     ) -> None:
         self.toolsets = toolsets
         self.tools = list(tools)
@@ -287,13 +299,17 @@ class Explorer:
         self._obs_tool: dict[str, str] = {}  # observation id -> tool that produced it
         self._edge_counts: Counter[tuple[str, str]] = Counter()  # (from tool, to tool) -> calls
         self._tool_calls: Counter[str] = Counter()
+        self.proposer = proposer
+        self._proposed: set[tuple[str, str, str]] = set()
 
     # -- argument choice -------------------------------------------------
     def _options(self, tool: Tool, param: str, schema: Mapping[str, Any]) -> list[_Option]:
         key = (tool.toolset, tool.name, param)
         opts = self._param_options.get(key)
         if opts is None:
-            opts = self._param_options[key] = _ParamOptions(param, schema, self.config.values.get(param, ()))
+            seeds = [*self.config.values.get(param, ())]
+            seeds += [v for v in self.config.toolset_values.get(tool.toolset, {}).get(param, ()) if v not in seeds]
+            opts = self._param_options[key] = _ParamOptions(param, schema, seeds)
         return opts.refresh(self.pool)
 
     def _propose(
@@ -375,8 +391,23 @@ class Explorer:
             started_at=started,
         )
 
+    async def _ask_proposer(self) -> None:
+        """Ask the model, once per parameter, for values of required parameters nothing fills."""
+        if self.proposer is None:
+            return
+        for tool in self.tools:
+            props: Mapping[str, Any] = tool.input_schema.get("properties") or {}
+            for param in tool.input_schema.get("required") or []:
+                key = (tool.toolset, tool.name, param)
+                if key in self._proposed or param not in props or self._options(tool, param, props[param]):
+                    continue
+                self._proposed.add(key)
+                values = await self.proposer.propose(tool, param, dict(props[param]))
+                self._param_options[key].add_static(values, "llm")
+
     async def run_round(self, round_index: int) -> list[ExploredCall]:
         """One round: propose up to N new calls per tool, execute them concurrently."""
+        await self._ask_proposer()
         planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]]] = []
         budget = self.config.max_calls - self.config.error_probes - len(self.calls)  # probes keep theirs
         # Tools called least so far go first, so a tight budget still covers every tool.
