@@ -265,6 +265,7 @@ def build_config(file: Path | None, overrides: dict[str, Any]) -> RunConfig:
     to the file's.
     """
     data = load_config_file(file) if file else {}
+    data.pop("schedules", None)  # read by `backchain serve`, not part of one run
     for key, value in overrides.items():
         if value is None or value == [] or value == {}:
             continue

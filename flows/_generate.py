@@ -323,6 +323,8 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
     @flow(name="generate", persist_result=False, validate_parameters=False)
     async def generate(config: RunConfig, db: str) -> RunSummary:
         quiet_expected_errors()
+        if isinstance(config, dict):  # a deployment's parameters arrive as JSON (backchain serve)
+            config = RunConfig.model_validate(config)
         return await run_pipeline(config, db, reporter or Reporter(quiet=True), as_task,
                                   flow_run_id=str(flow_run.get_id() or ""))
 

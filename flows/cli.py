@@ -559,6 +559,9 @@ def tools(
         _fail(str(exc))
 
 
+from . import _cli_ops  # noqa: E402,F401  (registers serve, schedules, report)
+
+
 def main() -> None:
     try:
         app()

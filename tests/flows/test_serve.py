@@ -1,0 +1,132 @@
+"""`backchain serve` against a real `prefect server start` it starts itself; `backchain schedules`.
+
+One test, a real process tree: serve starts the Prefect server, registers a
+deployment with a 5-second interval, and the runner executes a scheduled run
+of the generate flow (no model, two examples) to completion. Then SIGTERM, and
+every process it started must be gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+BIN = Path(sys.executable).with_name("backchain")
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env.update(BACKCHAIN_HOME=str(home), PREFECT_HOME=str(home / "prefect"),
+               PREFECT_RUNNER_POLL_FREQUENCY="2", PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _schedules(env: dict[str, str]) -> list[dict[str, object]]:
+    out = subprocess.run([str(BIN), "schedules", "--format", "json"], env=env, capture_output=True,
+                         text=True, timeout=60, check=True)
+    return list(json.loads(out.stdout))
+
+
+def test_serve_runs_a_scheduled_flow_and_stops_its_server(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    config = tmp_path / "schedules.yaml"
+    config.write_text(
+        "max_calls: 16\n"
+        "schedules:\n"
+        "  - dataset: smoke\n    interval: 5\n    parameters: {no_model: true, examples: 2, dedup_threshold: 0}\n"
+    )
+    env = _env(home)
+    db = tmp_path / "bc.duckdb"
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([str(BIN), "serve", "--config", str(config), "--db", str(db)], env=env,
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    state_path = home / "serve.json"
+    server_pid = None
+    try:
+        deadline = time.monotonic() + 90
+        while not state_path.exists():
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "serve did not start its server in 90 s"
+            time.sleep(0.5)
+        state = json.loads(state_path.read_text())
+        server_pid = state["server_pid"]
+        assert state["api_url"].startswith("http://127.0.0.1:") and _alive(server_pid)
+
+        deadline = time.monotonic() + 150
+        rows: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            rows = _schedules(env)
+            if rows and rows[0]["last_run"] in ("Completed", "Failed", "Crashed"):
+                break
+            time.sleep(2)
+        assert rows and rows[0]["deployment"] == "generate/smoke", rows
+        assert rows[0]["schedule"] == "every 5s" and rows[0]["dataset"] == "smoke"
+        assert rows[0]["last_run"] == "Completed", (tmp_path / "serve.log").read_text()[-3000:]
+        assert rows[0]["next_run"]
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+    assert proc.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]
+    assert server_pid is not None and not _alive(server_pid), "the Prefect server outlived serve"
+    assert not state_path.exists()
+    deadline = time.monotonic() + 15  # MCP servers of a cancelled run exit once their stdin closes
+    while (leftover := subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout.split()):
+        assert time.monotonic() < deadline, f"processes left in serve's group: {leftover}"
+        time.sleep(0.5)
+
+    from store import Store
+
+    with Store(db, read_only=True) as store:
+        _, runs = store.query("SELECT dataset, status FROM runs WHERE status = 'completed'")
+    assert ("smoke", "completed") in runs
+
+
+def test_a_bad_cron_is_one_line_naming_the_entry(tmp_path: Path) -> None:
+    config = tmp_path / "s.yaml"
+    config.write_text("schedules:\n  - dataset: ok\n    interval: 60\n  - dataset: nightly\n    cron: '61 * * * *'\n")
+    result = CliRunner().invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 1
+    line = " ".join(result.output.split())
+    assert "schedules[1] (nightly)" in line and "'61 * * * *' is not a valid schedule" in line
+
+
+@pytest.mark.parametrize("entry, expected", [
+    ("  - dataset: a\n", "give exactly one of cron or interval"),
+    ("  - dataset: a\n    interval: 5\n    parameters: {examplez: 2}\n", "unknown key 'examplez'"),
+])
+def test_bad_entries_are_refused_before_anything_starts(tmp_path: Path, entry: str, expected: str) -> None:
+    config = tmp_path / "s.yaml"
+    config.write_text("schedules:\n" + entry)
+    result = CliRunner().invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 1 and expected in " ".join(result.output.split())
+    assert not (tmp_path / "home" / "serve.json").exists()
+
+
+def test_schedules_without_a_server_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    result = CliRunner().invoke(app, ["schedules"])
+    assert result.exit_code == 1 and "backchain serve" in result.output
