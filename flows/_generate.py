@@ -317,6 +317,8 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
     from prefect.cache_policies import NO_CACHE
     from prefect.runtime import flow_run
 
+    from ._artifacts import publish_run_artifacts
+
     def as_task(fn: Callable[..., Awaitable[T]], name: str) -> Callable[..., Awaitable[T]]:
         return task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)  # type: ignore[return-value]
 
@@ -325,7 +327,9 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
         quiet_expected_errors()
         if isinstance(config, dict):  # a deployment's parameters arrive as JSON (backchain serve)
             config = RunConfig.model_validate(config)
-        return await run_pipeline(config, db, reporter or Reporter(quiet=True), as_task,
-                                  flow_run_id=str(flow_run.get_id() or ""))
+        summary = await run_pipeline(config, db, reporter or Reporter(quiet=True), as_task,
+                                     flow_run_id=str(flow_run.get_id() or ""))
+        await publish_run_artifacts(summary)  # counts and a report on this flow run (Prefect only)
+        return summary
 
     return generate
