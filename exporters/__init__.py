@@ -1,30 +1,51 @@
 """Exporters: sealed dataset versions out to the formats training frameworks load.
 
+    export_version(store, version, fmt=..., out=..., filters=ExportFilters(...), options=...)
+        the CLI's path: select rows (min score, kinds, tools, pass-rate band, dedup, a seeded
+        split by trace), write the format, RL sidecars, <out>.manifest.json
     export_rows(rows, fmt=..., out=..., version=...) -> ExportResult
-        rows: (Example, score, split) in the order to write, read from a sealed version
-        fmt:  a key of FORMATS ("trl-sft", "verl")
-        out:  <name>.parquet or <name>.jsonl; <out>.manifest.json is written beside it
+        rows: (Example, score, split) already chosen, written in the order given
+    export_replay_table(store, version, out)
+        the recorded calls behind a version, one row per call (``--format replay``)
+    bfcl_check(ground_truth, calls) -> (ok, reason)
+        BFCL's AST check of a model's calls against a possible answer
 
-    export_replay_table(store, version, out) -> ExportResult
-        the observations behind a version's examples, one row per call, as parquet
-        (``--format replay``; load with generators.ReplaySimulator.from_parquet)
-
-One module per format (``_trl_sft``, ``_verl``), each subclassing ``ExportFormat``; the row
-shapes live in ``schemas`` (``TrlSftRow``, ``VerlRow``) with their JSON Schemas in
-schemas/json/, and every row is checked against its schema before it is written. Exporters read
-what store/ hands them and never call tools or models.
+Formats (``FORMATS``), one module each: ``trl-sft``, ``trl-grpo`` (+ reward module), ``verl``
+(RL), ``verl-sft``, ``openai``, ``sharegpt`` (+ dataset_info.json), ``hf`` (DatasetDict +
+card), ``bfcl`` (questions + possible answers). Row shapes live in ``schemas`` with their JSON
+Schemas in schemas/json/export-*.json; every row is checked against its schema before it is
+written. Exporters read what store/ hands them and never call tools or models.
 """
 
-from ._base import ExportFormat
-from ._export import FORMATS, ExportResult, export_rows
+from ._base import ExportFormat, ExportOptions, conversation, function_tools, ground_truth
+from ._bfcl import bfcl_check
+from ._export import MANIFEST_SUFFIX, ExportResult
+from ._filters import SelectionCounts, parse_band, parse_names, parse_split, select_rows, split_of
+from ._formats import FORMATS
+from ._pipeline import export_rows, export_version
 from ._replay_table import REPLAY_FORMAT, REPLAY_SCHEMA, export_replay_table
+from ._trl_grpo import reward_module_source
 
 __all__ = [
     "ExportFormat",
+    "ExportOptions",
     "ExportResult",
     "FORMATS",
+    "MANIFEST_SUFFIX",
     "REPLAY_FORMAT",
     "REPLAY_SCHEMA",
+    "SelectionCounts",
+    "bfcl_check",
+    "conversation",
     "export_replay_table",
     "export_rows",
+    "export_version",
+    "function_tools",
+    "ground_truth",
+    "parse_band",
+    "parse_names",
+    "parse_split",
+    "reward_module_source",
+    "select_rows",
+    "split_of",
 ]

@@ -1,63 +1,73 @@
-"""export_rows: examples in, one training file plus its manifest out, never half a file.
+"""The machinery every export shares: staging, streaming sinks, row checks, the manifest.
 
-    rows ─> format.row() ─> JSON Schema check ─> Dataset.from_generator ─> .parquet / .jsonl
-                                  │                   (Arrow, on disk)        │
-                                  └─> ExportError                   <out>.manifest.json
+    rows ─> format.row() ─> RowChecker (JSON Schema) ─> Sink per split ─> staged files
+                                                                             │
+              format.extra_files(), RL sidecars ─> staged files ─> manifest ─┴─> commit (rename)
 
-Rows stream: ``Dataset.from_generator`` writes them to an Arrow cache as they come, and the file
-is written from that cache. Everything lands in a scratch directory next to ``out`` first and is
-renamed into place only when complete, so a failure (a row that does not validate, a store that
-stops answering) leaves the previous file, if any, untouched and no partial file behind.
+Nothing lands where the user looks until everything is complete: files are written into a
+scratch directory beside the target (``Staging``) and renamed into place at the end, data
+first and the manifest last, so a failure (a row that does not validate, a store that stops
+answering) leaves the previous export, if any, untouched and no partial file behind.
 
-Parquet is written by ``Dataset.to_parquet`` (the features travel in the file's metadata, so
-``load_dataset("parquet")`` restores them). JSON Lines are written from the same Arrow data with
-the standard library rather than ``Dataset.to_json``: that goes through pandas, which rounds
-floats to 10 decimals and re-decodes ``Json`` values with an inexact float parser (measured with
-datasets 5.2 / pandas 3.1: ``1.23456789012345`` became ``1.2345678901``). The lines are compact
-JSON, keys in row order, non-ASCII kept, so exporting twice gives byte-identical files.
+Rows stream. A sink buffers ``BATCH`` rows and writes them: parquet through pyarrow's
+``ParquetWriter`` (one row group per batch), JSON Lines as compact JSON text, keys in row
+order, non-ASCII kept. Only the current batch is in memory, whatever the number of rows.
+Parquet files carry the format's ``datasets.Features`` in the schema metadata exactly as
+``Dataset.to_parquet`` writes them, so ``load_dataset("parquet")`` restores ``Json`` columns.
+Writing with pyarrow directly rather than through ``Dataset.from_generator`` + ``to_parquet``
+halves the work: those write an Arrow cache first, encoding every example in Python, then
+read it back to write parquet (measured: bench/export.py). JSON Lines are written by the
+standard library rather than ``Dataset.to_json``, which goes through pandas and rounds floats
+to 10 decimals (datasets 5.2 / pandas 3.1: ``1.23456789012345`` became ``1.2345678901``).
+
+Every row is checked against its format's JSON Schema (``RowChecker``): a compiled check
+(``_fastschema``) decides, and for a row that fails, ``jsonschema`` names the field.
+
+What datasets will load differently (its JSON decoder is not exact for some floats) is
+recorded per value in the manifest's ``load_drift``; values without a float or a long integer
+literal in their text cannot drift and are not decoded again.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import os
+import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import datasets
-from datasets import Dataset, Json
-from datasets.exceptions import DatasetGenerationError
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets import Features, Json
 from datasets.utils.json import ujson_dumps, ujson_loads
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from schemas import (
-    BackchainError,
-    ConfigError,
     Example,
+    ExportedFile,
     ExportError,
+    ExportFilters,
     ExportManifest,
+    ExportSelection,
     LoadDrift,
     VersionInfo,
     json_schema,
 )
 
-from ._base import ExportFormat, compact_json
-from ._trl_sft import TrlSftFormat
-from ._verl import VerlFormat
+from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions, compact_json
+from ._fastschema import UnsupportedSchema, compile_schema
 
-FORMATS: dict[str, ExportFormat] = {f.name: f for f in (TrlSftFormat(), VerlFormat())}
-"""Export formats by name (``--format``)."""
-
-FILE_TYPES = (".parquet", ".jsonl")
 MANIFEST_SUFFIX = ".manifest.json"
-_BATCH = 1000
+BATCH = 2000
+"""Rows buffered per write (one parquet row group each)."""
+
+Row = tuple[Example, float | None, str]
 
 
 @dataclass(frozen=True)
@@ -67,160 +77,298 @@ class ExportResult:
     format: str
     path: Path
     row_count: int
-    sha256: str
+    sha256: str | None
+    """sha256 of the data file when the export is one data file, else None (see ``files``)."""
     manifest_path: Path
     load_drift: tuple[LoadDrift, ...] = field(default=())
     """Values ``datasets.load_dataset`` will return changed (see the manifest's ``load_drift``)."""
+    files: tuple[ExportedFile, ...] = field(default=())
+    splits: tuple[tuple[str, int], ...] = field(default=())
 
 
-def export_rows(
-    rows: Iterable[tuple[Example, float | None, str]],
-    *,
-    fmt: str,
+# -- staging ------------------------------------------------------------------------------------
+
+
+class Staging:
+    """A scratch directory beside ``out``; ``commit`` renames what was staged into place."""
+
+    def __init__(self, out: Path) -> None:
+        self.root = out.parent
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._tmp = tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=self.root)
+        except OSError as exc:
+            raise ExportError(f"cannot write to {self.root}: {exc.strerror or exc}") from exc
+        self.scratch = Path(self._tmp.name)
+        self._files: list[str] = []
+        self._dirs: list[str] = []
+
+    def path(self, rel: str) -> Path:
+        """Where to write the file that will land at ``root/rel``."""
+        target = self.scratch / "out" / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rel not in self._files:
+            self._files.append(rel)
+        return target
+
+    def directory(self, rel: str) -> Path:
+        """A directory that replaces ``root/rel`` as a whole (an hf DatasetDict)."""
+        target = self.scratch / "out" / rel
+        target.mkdir(parents=True, exist_ok=True)
+        if rel not in self._dirs:
+            self._dirs.append(rel)
+        return target
+
+    def work(self, name: str) -> Path:
+        """A scratch directory that is never committed."""
+        target = self.scratch / "work" / name
+        target.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def staged_files(self) -> list[str]:
+        """Every staged file (inside staged directories too), relative to ``root``, sorted."""
+        out: set[str] = set(self._files)
+        for rel in self._dirs:
+            base = self.scratch / "out" / rel
+            out |= {f"{rel}/{p.relative_to(base).as_posix()}" for p in base.rglob("*") if p.is_file()}
+        return sorted(out)
+
+    def staged(self, rel: str) -> Path:
+        return self.scratch / "out" / rel
+
+    def commit(self, last: str | None = None) -> None:
+        """Rename directories, then files, into place; ``last`` (the manifest) goes last."""
+        try:
+            for rel in self._dirs:
+                dest = self.root / rel
+                if dest.is_dir():
+                    os.replace(dest, self.work("replaced") / rel.replace("/", "_"))
+                elif dest.exists():
+                    raise ExportError(f"{dest} is a file; an hf export writes a directory there")
+                os.replace(self.scratch / "out" / rel, dest)
+            for rel in sorted(self._files, key=lambda r: r == last):
+                dest = self.root / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.scratch / "out" / rel, dest)
+        except OSError as exc:
+            raise ExportError(f"cannot write into {self.root}: {exc.strerror or exc}") from exc
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Staging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- row checks ---------------------------------------------------------------------------------
+
+
+class RowChecker:
+    """Checks rows against a format's JSON Schema; ExportError names the example and field."""
+
+    def __init__(self, schema_name: str, format_name: str) -> None:
+        self.schema_name = schema_name
+        self.format_name = format_name
+        schema = json_schema(schema_name)
+        self._validator = Draft202012Validator(schema)
+        try:
+            self._fast = compile_schema(schema)
+        except UnsupportedSchema:  # never half-check: fall back to jsonschema for every row
+            self._fast = self._validator.is_valid
+
+    def check(self, row: Any, example: Example) -> None:
+        if self._fast(row):
+            return
+        example_id = example.example_id
+        error = _first_error(self._validator, row)
+        if error is None:  # the compiled check and jsonschema disagree: trust jsonschema
+            return
+        raise ExportError(
+            f"example {example_id}: the {self.format_name} row does not match "
+            f"schemas/json/{self.schema_name}.json at {_path(error.absolute_path)}: "
+            f"{_shorten(error.message)}"
+        )
+
+
+def build_row(fmt: ExportFormat, example: Example, score: float | None, split: str, index: int,
+              version: VersionInfo, options: ExportOptions) -> dict[str, Any]:
+    try:
+        return fmt.row(example, score, split, index, version, options)
+    except ValueError as exc:
+        raise ExportError(f"example {example.example_id}: cannot build a {fmt.name} row: {exc}") from exc
+
+
+# -- sinks --------------------------------------------------------------------------------------
+
+
+def _storage_type(t: pa.DataType) -> pa.DataType:
+    if isinstance(t, pa.BaseExtensionType):
+        return t.storage_type
+    if pa.types.is_list(t):
+        return pa.list_(pa.field(t.value_field.name, _storage_type(t.value_type)))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _storage_type(f.type)) for f in t])
+    return t
+
+
+class ParquetSink:
+    """Streams rows into a parquet file with the features' schema (and its datasets metadata)."""
+
+    def __init__(self, path: Path, features: Features) -> None:
+        self.path = path
+        self.schema = features.arrow_schema
+        self._storage = pa.schema(
+            [pa.field(f.name, _storage_type(f.type)) for f in self.schema], metadata=self.schema.metadata
+        )
+        self._cast = self._storage != self.schema
+        self._writer = pq.ParquetWriter(path, self.schema)
+        self._buffer: list[dict[str, Any]] = []
+        self.rows = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._buffer.append(row)
+        if len(self._buffer) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            table = pa.Table.from_pylist(self._buffer, schema=self._storage)
+            self._writer.write_table(table.cast(self.schema) if self._cast else table)
+            self.rows += len(self._buffer)
+            self._buffer = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+class JsonlSink:
+    """Streams rows into a JSON Lines file: compact JSON, keys in row order, non-ASCII kept."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("w", encoding="utf-8", newline="\n")
+        self._buffer: list[str] = []
+        self.rows = 0
+
+    def add_line(self, line: str) -> None:
+        self._buffer.append(line)
+        if len(self._buffer) >= BATCH:
+            self._flush()
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.add_line(compact_json(row))
+
+    def _flush(self) -> None:
+        self._file.write("\n".join(self._buffer) + "\n" if self._buffer else "")
+        self.rows += len(self._buffer)
+        self._buffer = []
+
+    def close(self) -> None:
+        self._flush()
+        self._file.close()
+
+
+def split_file_name(name: str, split: str | None) -> str:
+    """``train.parquet`` for no split; ``data.parquet`` + test -> ``data-test.parquet``."""
+    if split is None:
+        return name
+    suffix = Path(name).suffix
+    return f"{name[: len(name) - len(suffix)]}-{split}{suffix}"
+
+
+# -- the default data writer: one row per example, one file per split --------------------------
+
+
+def write_rows(
+    rows: Iterable[Row],
+    fmt: ExportFormat,
+    stage: Staging,
     out: Path,
     version: VersionInfo,
-) -> ExportResult:
-    """Write ``rows`` (example, score, split), in the order given, as format ``fmt`` to ``out``.
-
-    The file type follows the extension of ``out`` (``.parquet`` or ``.jsonl``); a manifest is
-    written to ``out`` + ``.manifest.json``. Every row is checked against the format's JSON
-    Schema first. Raises ConfigError for an unknown format or extension, ExportError for a row
-    that fails its schema or a path that cannot be written.
-    """
-    writer = _writer(fmt)
-    out = Path(out)
-    file_type = out.suffix.lower()
-    if file_type not in FILE_TYPES:
-        raise ConfigError(
-            f"cannot tell which file type to write for {out}: name it *.parquet or *.jsonl"
-        )
-    if out.is_dir():
-        example_path = out / f"train{file_type}"
-        raise ExportError(f"{out} is a directory; give a file path such as {example_path}")
-    manifest_path = out.with_name(out.name + MANIFEST_SUFFIX)
+    options: ExportOptions = DEFAULT_OPTIONS,
+    split_names: list[str] | None = None,
+) -> tuple[list[DataFile], list[LoadDrift]]:
+    """Write ``rows`` as ``fmt`` into ``stage``: one file, or one per split of ``split_names``."""
+    suffix = out.suffix.lower()
+    checker = RowChecker(fmt.schema_name, fmt.name)
+    json_columns = fmt.json_columns
+    drift = DriftLog()
+    names = [None] if split_names is None else list(split_names)
+    sinks: dict[str | None, ParquetSink | JsonlSink] = {}
+    counts: dict[str | None, int] = {}
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        work = tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent)
-    except OSError as exc:
-        raise ExportError(f"cannot write to {out.parent}: {exc.strerror or exc}") from exc
-
-    drift: list[LoadDrift] = []
-    with work as scratch, _quiet_progress(), _closing(rows):
-        tmp_file = Path(scratch) / out.name
-        generate = _checked_rows(rows, writer, file_type, version, drift)
-        cache_dir = Path(scratch) / "cache"
-        dataset = _build_dataset(generate, writer, cache_dir=cache_dir, version=version)
-        try:
-            if file_type == ".parquet":
-                dataset.to_parquet(tmp_file)
+        for name in names:
+            path = stage.path(split_file_name(out.name, name))
+            sinks[name] = ParquetSink(path, fmt.features) if suffix == ".parquet" else JsonlSink(path)
+            counts[name] = 0
+        for example, score, split in rows:
+            key = split if split_names is not None else None
+            if key not in sinks:
+                raise ExportError(f"example {example.example_id}: split {split!r} is not one of {names}")
+            row = build_row(fmt, example, score, split, counts[key], version, options)
+            checker.check(row, example)
+            counts[key] += 1
+            sink = sinks[key]
+            if isinstance(sink, ParquetSink):
+                for column in json_columns:
+                    row[column] = as_json_text(row[column], column, example, ".parquet", drift)
+                sink.add(row)
             else:
-                _write_jsonl(dataset, tmp_file, writer.json_columns)
-            digest = _sha256(tmp_file)
-            manifest = ExportManifest(
-                version_id=version.version_id,
-                dataset=version.dataset,
-                version=version.version,
-                content_hash=version.content_hash,
-                format=writer.name,
-                file=out.name,
-                row_count=dataset.num_rows,
-                sha256=digest,
-                created_by="backchain export",
-                load_drift=drift,
-            )
-            tmp_manifest = Path(scratch) / manifest_path.name
-            tmp_manifest.write_text(
-                json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
-                encoding="utf-8",
-            )
-            os.replace(tmp_file, out)
-            os.replace(tmp_manifest, manifest_path)
-        except OSError as exc:
-            raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
-        row_count = dataset.num_rows
-        del dataset  # release the memory-mapped cache before the scratch directory goes
-
-    return ExportResult(
-        format=writer.name,
-        path=out,
-        row_count=row_count,
-        sha256=digest,
-        manifest_path=manifest_path,
-        load_drift=tuple(drift),
-    )
+                line = _jsonl_line(row, example)
+                if json_columns and _may_drift(line):
+                    for column in json_columns:
+                        as_json_text(row[column], column, example, ".jsonl", drift)
+                sink.add_line(line)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    finally:
+        for sink in sinks.values():
+            with contextlib.suppress(Exception):
+                sink.close()
+    return [DataFile(split_file_name(out.name, n), n, counts[n]) for n in names], drift
 
 
-def _writer(fmt: str) -> ExportFormat:
+def _jsonl_line(row: dict[str, Any], example: Example) -> str:
     try:
-        return FORMATS[fmt]
-    except KeyError:
-        known = ", ".join(sorted(FORMATS))
-        raise ConfigError(f"unknown export format {fmt!r}; known formats: {known}") from None
+        return compact_json(row)
+    except ValueError as exc:  # NaN or infinity: not JSON
+        raise ExportError(
+            f"example {example.example_id}: the row holds a value JSON cannot represent ({exc})"
+        ) from exc
 
 
-def _checked_rows(
-    rows: Iterable[tuple[Example, float | None, str]],
-    writer: ExportFormat,
-    file_type: str,
-    version: VersionInfo,
-    drift: list[LoadDrift],
-) -> Callable[[], Iterator[dict[str, Any]]]:
-    """The generator function datasets pulls rows from: built, validated, JSON columns as text."""
-    validator = Draft202012Validator(json_schema(writer.schema_name))
+# -- Json columns and what datasets loads back ----------------------------------------------------
 
-    def generate() -> Iterator[dict[str, Any]]:
-        for index, (example, score, split) in enumerate(rows):
-            try:
-                row = writer.row(example, score, split, index, version)
-            except ValueError as exc:
-                raise ExportError(
-                    f"example {example.example_id}: cannot build a {writer.name} row: {exc}"
-                ) from exc
-            error = _first_error(validator, row)
-            if error is not None:
-                raise ExportError(
-                    f"example {example.example_id}: the {writer.name} row does not match "
-                    f"schemas/json/{writer.schema_name}.json at {_path(error.absolute_path)}: "
-                    f"{_shorten(error.message)}"
-                )
-            for column in writer.json_columns:
-                row[column] = _as_json_text(row[column], column, example, file_type, drift)
-            yield row
-
-    return generate
+_RISKY = re.compile(r"[0-9][.eE]|[0-9]{16}")
+"""A float literal or a long integer: the only JSON text datasets' decoder may read back changed."""
+_EXACT: dict[tuple[str, str], None] = {}
+"""JSON texts already found to load back exactly (per file type): tool lists and tool outputs
+repeat across rows, so most values are decoded once. Bounded; cleared when full."""
+_EXACT_LIMIT = 20_000
+LOAD_DRIFT_LIMIT = 1000
+"""Drifting values listed in a manifest; ``load_drift_total`` counts them all."""
 
 
-def _build_dataset(
-    generate: Callable[[], Iterator[dict[str, Any]]],
-    writer: ExportFormat,
-    *,
-    cache_dir: Path,
-    version: VersionInfo,
-) -> Dataset:
-    rows = generate()
-    first = next(rows, None)  # datasets refuses a generator that yields nothing
-    if first is None:
-        return Dataset.from_dict({name: [] for name in writer.features}, features=writer.features)
-    try:
-        return Dataset.from_generator(
-            lambda: itertools.chain([first], rows),
-            features=writer.features,
-            cache_dir=str(cache_dir),
-            # a fresh cache_dir per export, so nothing is reused; naming the fingerprint spares
-            # datasets from hashing the generator (and everything it closes over)
-            fingerprint=f"backchain-{writer.name}-{version.version_id}",
-        )
-    except DatasetGenerationError as exc:
-        # datasets wraps whatever the generator raised; give the caller the real error
-        cause = exc.__cause__
-        if isinstance(cause, BackchainError):
-            raise cause from None
-        raise ExportError(f"writing the {writer.name} rows failed: {cause or exc}") from exc
+def _may_drift(text: str) -> bool:
+    return _RISKY.search(text) is not None
 
 
-def _as_json_text(
-    value: Any, column: str, example: Example, file_type: str, drift: list[LoadDrift]
-) -> Any:
+class DriftLog(list[LoadDrift]):
+    """The first LOAD_DRIFT_LIMIT drifting values, and how many there were in all."""
+
+    total = 0
+
+    def add(self, entry: LoadDrift) -> None:
+        self.total += 1
+        if len(self) < LOAD_DRIFT_LIMIT:
+            self.append(entry)
+
+
+def as_json_text(value: Any, column: str, example: Example, file_type: str, drift: list[LoadDrift]) -> Any:
     """JSON text for a ``Json`` / ``List(Json())`` column, written by the standard library.
 
     datasets' own encoder would round floats to 10 decimals; text it can parse is stored as
@@ -230,14 +378,16 @@ def _as_json_text(
         if isinstance(value, list):
             texts = [compact_json(item) for item in value]
             for i, (item, text) in enumerate(zip(value, texts, strict=True)):
-                _record_drift(item, text, f"{column}/{i}", example, file_type, drift)
+                if _may_drift(text):
+                    _record_drift(item, text, f"{column}/{i}", example, file_type, drift)
             return texts
         text = compact_json(value)
     except ValueError as exc:  # NaN or infinity: not JSON
         raise ExportError(
             f"example {example.example_id}: {column} holds a value JSON cannot represent ({exc})"
         ) from exc
-    _record_drift(value, text, column, example, file_type, drift)
+    if _may_drift(text):
+        _record_drift(value, text, column, example, file_type, drift)
     return text
 
 
@@ -259,11 +409,22 @@ def _loaded_by_datasets(text: str, file_type: str) -> Any:
 def _record_drift(
     value: Any, text: str, field_path: str, example: Example, file_type: str, drift: list[LoadDrift]
 ) -> None:
+    key = (file_type, text)
+    if key in _EXACT:
+        return
     loaded = _loaded_by_datasets(text, file_type)
+    found = False
     for path, written, got in _differences(value, loaded, field_path):
-        drift.append(
-            LoadDrift(example_id=example.example_id, field=path, written=written, loaded=got)
-        )
+        found = True
+        entry = LoadDrift(example_id=example.example_id, field=path, written=written, loaded=got)
+        if isinstance(drift, DriftLog):
+            drift.add(entry)
+        else:
+            drift.append(entry)
+    if not found:
+        if len(_EXACT) >= _EXACT_LIMIT:
+            _EXACT.clear()
+        _EXACT[key] = None
 
 
 def _differences(written: Any, loaded: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
@@ -278,24 +439,68 @@ def _differences(written: Any, loaded: Any, path: str) -> Iterator[tuple[str, An
         yield path, written, loaded
 
 
-def _write_jsonl(dataset: Dataset, path: Path, json_columns: tuple[str, ...]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        for batch in dataset.with_format("arrow").iter(batch_size=_BATCH):
-            for row in batch.to_pylist():
-                for column in json_columns:
-                    row[column] = _parse_json_column(row[column])
-                f.write(compact_json(row) + "\n")
+# -- the manifest ------------------------------------------------------------------------------
 
 
-def _parse_json_column(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return [None if item is None else json.loads(item) for item in value]
-    return json.loads(value)
+def file_entry(stage: Staging, rel: str, role: str, rows: int | None = None,
+               split: str | None = None) -> ExportedFile:
+    path = stage.staged(rel)
+    return ExportedFile(path=rel, role=role, sha256=sha256_of(path), bytes=path.stat().st_size,  # type: ignore[arg-type]
+                        rows=rows, split=split)
 
 
-def _first_error(validator: Draft202012Validator, row: dict[str, Any]) -> ValidationError | None:
+def write_manifest(
+    stage: Staging,
+    out: Path,
+    *,
+    fmt_name: str,
+    usage: str,
+    version: VersionInfo,
+    files: list[ExportedFile],
+    data: list[DataFile],
+    drift: list[LoadDrift],
+    filters: ExportFilters | None,
+    selection: ExportSelection | None,
+    options: ExportOptions,
+) -> tuple[str, ExportManifest]:
+    """Stage ``<out>.manifest.json``; return its relative path and the manifest."""
+    data_entries = [f for f in files if f.role == "data"]
+    single = data_entries[0].sha256 if len(data_entries) == 1 else None
+    splits: dict[str, int] = {}
+    for d in data:
+        if d.split is not None:
+            splits[d.split] = splits.get(d.split, 0) + d.rows
+    manifest = ExportManifest(
+        version_id=version.version_id,
+        dataset=version.dataset,
+        version=version.version,
+        content_hash=version.content_hash,
+        format=fmt_name,
+        file=out.name,
+        row_count=sum(d.rows for d in data),
+        sha256=single,
+        files=files,
+        splits=splits,
+        filters=filters or ExportFilters(),
+        selection=selection,
+        train_on_tool_outputs=options.train_on_tool_outputs,
+        usage=usage,
+        created_by="backchain export",
+        load_drift=list(drift),
+        load_drift_total=drift.total if isinstance(drift, DriftLog) else len(drift),
+    )
+    rel = out.name + MANIFEST_SUFFIX
+    stage.path(rel).write_text(
+        json.dumps(manifest.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
+    return rel, manifest
+
+
+# -- small helpers -----------------------------------------------------------------------------
+
+
+def _first_error(validator: Draft202012Validator, row: Any) -> ValidationError | None:
     """The first schema violation, narrowed to the field that causes it."""
     error = next(iter(validator.iter_errors(row)), None)
     while error is not None and error.context:
@@ -336,7 +541,7 @@ def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _sha256(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -345,7 +550,7 @@ def _sha256(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _closing(rows: Iterable[Any]) -> Iterator[None]:
+def closing(rows: Iterable[Any]) -> Iterator[None]:
     """Close a generator of rows (say, one holding a database cursor) even when export fails."""
     try:
         yield
@@ -354,14 +559,3 @@ def _closing(rows: Iterable[Any]) -> Iterator[None]:
         if callable(close):
             close()
 
-
-@contextlib.contextmanager
-def _quiet_progress() -> Iterator[None]:
-    """No tqdm bars from datasets while exporting: the CLI reports the result itself."""
-    was_enabled = datasets.is_progress_bar_enabled()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            datasets.enable_progress_bars()

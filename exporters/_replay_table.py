@@ -25,15 +25,16 @@ are fetched with one query over the public ``observations`` view and written as 
 row group. Only the ids of observations already written are kept, to write each once. The
 file and its manifest (``ExportManifest``, format ``replay``) are written in a scratch
 directory beside ``out`` and renamed into place when complete, as every export is.
+
+RL exports (verl, trl-grpo) write the same table for the rows they export, as
+``<stem>.replay.parquet`` beside the data (``write_replay_table`` with the filtered examples).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +42,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generators import REPLAY_COLUMNS, TOOLS_METADATA_KEY, normalised_key
-from schemas import ConfigError, Example, ExportError, ExportManifest, Tool, VersionInfo, canonical_json
+from schemas import ConfigError, Example, ExportError, ExportFilters, Tool, VersionInfo, canonical_json
 
-from ._export import MANIFEST_SUFFIX, ExportResult, _closing, _sha256
+from ._base import DEFAULT_OPTIONS, DataFile
+from ._export import ExportResult, Staging, closing, file_entry, write_manifest
 
 if TYPE_CHECKING:
     from store import Store
@@ -57,6 +59,10 @@ REPLAY_SCHEMA = pa.schema(
         ("observation_id", pa.string()), ("started_at", pa.timestamp("us", tz="UTC")),
     ]
 )
+REPLAY_USAGE = (
+    "from generators import ReplaySimulator; sim = ReplaySimulator.from_parquet('{file}', miss='error'); "
+    "outcome = await sim.call(tool, arguments)"
+)
 
 _OBSERVATIONS_SQL = (
     "SELECT observation_id, toolset, toolset_version, tool, arguments, output, is_error, error, "
@@ -66,13 +72,17 @@ _OBSERVATIONS_SQL = (
 
 
 def export_replay_table(
-    store: Store, version: VersionInfo, out: Path, *, batch_size: int = 500
+    store: Store, version: VersionInfo, out: Path, *, batch_size: int = 500,
+    filters: ExportFilters | None = None,
 ) -> ExportResult:
     """Write the observations behind ``version``'s examples to ``out`` (a .parquet file).
 
+    With ``filters``, only the examples they keep (a split does not apply: one table).
     Raises ConfigError for another extension, ExportError when a step's observation is not in
     the store or the file cannot be written.
     """
+    from ._filters import SelectionCounts, select_rows
+
     out = Path(out)
     if out.suffix.lower() != ".parquet":
         raise ConfigError(f"the replay table is parquet: name the output {out.with_suffix('.parquet')}")
@@ -80,57 +90,59 @@ def export_replay_table(
         raise ExportError(f"{out} is a directory; give a file path such as {out / 'replay.parquet'}")
     if batch_size < 1:
         raise ConfigError("batch_size must be at least 1")
-    manifest_path = out.with_name(out.name + MANIFEST_SUFFIX)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        work = tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent)
-    except OSError as exc:
-        raise ExportError(f"cannot write to {out.parent}: {exc.strerror or exc}") from exc
-
-    tools: dict[tuple[str, str], Tool] = {}
-    written: set[str] = set()
-    rows = 0
-    with work as scratch:
-        tmp_file = Path(scratch) / out.name
-        try:
-            with pq.ParquetWriter(tmp_file, REPLAY_SCHEMA) as writer:
-                for batch in _example_batches(store, version, batch_size):
-                    for example in batch:
-                        for tool in example.tools:
-                            tools.setdefault((tool.toolset, tool.name), tool)
-                    table = _observation_rows(store, batch, written)
-                    if table.num_rows:
-                        rows += table.num_rows
-                        writer.write_table(table)
-                writer.add_key_value_metadata({
-                    TOOLS_METADATA_KEY: canonical_json([t.model_dump(mode="json") for t in tools.values()]),
-                    b"backchain.version_id": version.version_id,
-                })
-            digest = _sha256(tmp_file)
-            manifest = ExportManifest(
-                version_id=version.version_id, dataset=version.dataset, version=version.version,
-                content_hash=version.content_hash, format=REPLAY_FORMAT, file=out.name,
-                row_count=rows, sha256=digest, created_by="backchain export", load_drift=[],
-            )
-            tmp_manifest = Path(scratch) / manifest_path.name
-            tmp_manifest.write_text(
-                json.dumps(manifest.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n",
-                encoding="utf-8",
-            )
-            os.replace(tmp_file, out)
-            os.replace(tmp_manifest, manifest_path)
-        except OSError as exc:
-            raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    if filters is not None and filters.split:
+        raise ConfigError("the replay table is one table of calls: --split does not apply to --format replay")
+    counts = SelectionCounts()
+    if filters is None:
+        source = store.iter_examples(version.version_id, batch_size=batch_size)
+    else:
+        source = select_rows(store, version, filters, counts, batch_size=batch_size)
+    examples = (example for example, _score, _split in source)
+    with Staging(out) as stage:
+        rows = write_replay_table(store, examples, stage.path(out.name), version, batch_size=batch_size)
+        files = [file_entry(stage, out.name, "data", rows)]
+        manifest_rel, _ = write_manifest(
+            stage, out, fmt_name=REPLAY_FORMAT, usage=REPLAY_USAGE.format(file=out.name), version=version,
+            files=files, data=[DataFile(out.name, None, rows)], drift=[], filters=filters,
+            selection=counts.model() if filters is not None else None, options=DEFAULT_OPTIONS,
+        )
+        stage.commit(last=manifest_rel)
     return ExportResult(
-        format=REPLAY_FORMAT, path=out, row_count=rows, sha256=digest, manifest_path=manifest_path,
+        format=REPLAY_FORMAT, path=out, row_count=rows, sha256=files[0].sha256,
+        manifest_path=out.with_name(manifest_rel), files=tuple(files),
     )
 
 
-def _example_batches(store: Store, version: VersionInfo, size: int) -> Iterator[list[Example]]:
+def write_replay_table(
+    store: Store, examples: Iterable[Example], path: Path, version: VersionInfo, *, batch_size: int = 500
+) -> int:
+    """Write the observations the ``examples`` point to, once each, to ``path``; return the rows."""
+    tools: dict[tuple[str, str], Tool] = {}
+    written: set[str] = set()
+    rows = 0
+    try:
+        with pq.ParquetWriter(path, REPLAY_SCHEMA) as writer:
+            for batch in _batches(examples, batch_size):
+                for example in batch:
+                    for tool in example.tools:
+                        tools.setdefault((tool.toolset, tool.name), tool)
+                table = _observation_rows(store, batch, written)
+                if table.num_rows:
+                    rows += table.num_rows
+                    writer.write_table(table)
+            writer.add_key_value_metadata({
+                TOOLS_METADATA_KEY: canonical_json([t.model_dump(mode="json") for t in tools.values()]),
+                b"backchain.version_id": version.version_id,
+            })
+    except OSError as exc:
+        raise ExportError(f"cannot write {path.name}: {exc.strerror or exc}") from exc
+    return rows
+
+
+def _batches(examples: Iterable[Example], size: int) -> Iterator[list[Example]]:
     batch: list[Example] = []
-    rows = store.iter_examples(version.version_id, batch_size=size)
-    with _closing(rows):  # release the store's cursor even when writing fails
-        for example, _score, _split in rows:
+    with closing(examples):  # release the store's cursor even when writing fails
+        for example in examples:
             batch.append(example)
             if len(batch) == size:
                 yield batch

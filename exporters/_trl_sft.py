@@ -50,7 +50,7 @@ from datasets import Features, Json, List
 
 from schemas import Example, VersionInfo
 
-from ._base import ExportFormat, conversation, function_tools
+from ._base import DEFAULT_OPTIONS, ExportFormat, ExportOptions, conversation, function_tools
 
 
 class TrlSftFormat(ExportFormat):
@@ -61,6 +61,7 @@ class TrlSftFormat(ExportFormat):
     features = Features({"messages": List(Json()), "tools": List(Json())})
 
     def row(
-        self, example: Example, score: float | None, split: str, index: int, version: VersionInfo
+        self, example: Example, score: float | None, split: str, index: int, version: VersionInfo,
+        options: ExportOptions = DEFAULT_OPTIONS,
     ) -> dict[str, Any]:
         return {"messages": conversation(example), "tools": function_tools(example)}

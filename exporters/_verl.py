@@ -8,16 +8,18 @@ preparation scripts (``data_source``, ``prompt``, ``ability``, ``reward_model``,
                 {"role": "user", "content": <task.user_request>}],
      "ability": "tool_use",
      "reward_model": {"style": "rule", "ground_truth": <JSON text>},
-     "extra_info": {"split", "index", "example_id", "dataset", "version"}}
+     "extra_info": {"split", "index", "example_id", "dataset", "version", "example"}}
 
-``ground_truth`` is compact JSON text, keys sorted, of ``{"answer": <value>, "normaliser": {"kind",
-"tolerance"}, "expected_calls": [{"name", "arguments"}, ...]}``. verl hands it unchanged to
-``compute_score(data_source, solution_str, ground_truth, extra_info)``, which ``json.loads`` it.
+``ground_truth`` is compact JSON text, keys sorted, of ``exporters._base.ground_truth``:
+``{"kind", "answer", "answer_values", "normaliser": {"kind", "tolerance"}, "expected_calls"}``.
+verl hands it unchanged to ``compute_score(data_source, solution_str, ground_truth,
+extra_info)``, which ``json.loads`` it. ``extra_info.example`` is the Example record as JSON text:
+what a rubric reward needs to re-run construction checks and ask judge leaves about the row.
 
 Every column has one fixed shape (the heterogeneous parts, tool schemas and arguments, travel as
 text inside ``prompt`` and ``ground_truth``), so the file uses plain Arrow types, no ``Json``
 feature, and loads exactly with ``datasets``, pandas or pyarrow. ``index`` is the row's position
-in the file.
+in its file.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from datasets import Features, List, Value
 
 from schemas import Example, VersionInfo
 
-from ._base import ExportFormat, compact_json, expected_calls, function_tools
+from ._base import DEFAULT_OPTIONS, ExportFormat, ExportOptions, compact_json, function_tools, ground_truth
 
 SYSTEM_PROMPT = (
     "You can call the following tools. Each line is one function definition as JSON:\n"
@@ -43,6 +45,11 @@ class VerlFormat(ExportFormat):
 
     name = "verl"
     schema_name = "export-verl"
+    rl = True
+    usage = (
+        "verl: data.train_files={file} (RLHFDataset: data_source, prompt, ability, reward_model, "
+        "extra_info); the reward reads reward_model.ground_truth (JSON) and extra_info.example."
+    )
     features = Features(
         {
             "data_source": Value("string"),
@@ -55,22 +62,17 @@ class VerlFormat(ExportFormat):
                 "example_id": Value("string"),
                 "dataset": Value("string"),
                 "version": Value("int64"),
+                "example": Value("string"),
             },
         }
     )
 
     def row(
-        self, example: Example, score: float | None, split: str, index: int, version: VersionInfo
+        self, example: Example, score: float | None, split: str, index: int, version: VersionInfo,
+        options: ExportOptions = DEFAULT_OPTIONS,
     ) -> dict[str, Any]:
         tools = "\n".join(compact_json(tool) for tool in function_tools(example))
-        answer = example.task.answer
-        ground_truth = {
-            "kind": example.task.kind,
-            "answer": answer.value if answer else None,
-            "normaliser": answer.normaliser.model_dump(mode="json") if answer else None,
-            "expected_calls": expected_calls(example),
-        }
-        reward_model = {"style": "rule", "ground_truth": compact_json(ground_truth, sort_keys=True)}
+        reward_model = {"style": "rule", "ground_truth": compact_json(ground_truth(example), sort_keys=True)}
         return {
             "data_source": f"backchain/{version.dataset}",
             "prompt": [
@@ -86,5 +88,6 @@ class VerlFormat(ExportFormat):
                 "example_id": example.example_id,
                 "dataset": version.dataset,
                 "version": version.version,
+                "example": example.model_dump_json(),
             },
         }

