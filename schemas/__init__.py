@@ -62,6 +62,7 @@ from ._export_rows import (
     VerlSftToolCall,
 )
 from ._hashing import canonical_json, content_hash
+from ._reward_spec import JudgeSettings, RewardSpec
 from ._records import (
     Answer,
     AnswerPointer,
@@ -118,6 +119,7 @@ __all__ = [
     "ExportSelection",
     "ExportedFile",
     "HfRow",
+    "JudgeSettings",
     "Judgement",
     "LeafResult",
     "LoadDrift",
@@ -137,6 +139,7 @@ __all__ = [
     "PromptTurn",
     "RECORD_MODELS",
     "ReadOnlyQueryError",
+    "RewardSpec",
     "Rubric",
     "RubricNode",
     "SCHEMA_DIR",

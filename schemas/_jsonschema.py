@@ -24,6 +24,7 @@ from ._export_rows import (
     VerlRow,
     VerlSftRow,
 )
+from ._reward_spec import RewardSpec
 from ._records import (
     Example,
     Judgement,
@@ -55,6 +56,7 @@ RECORD_MODELS: dict[str, type[BaseModel]] = {
     "task-difficulty": TaskDifficulty,
     "tool-edge": ToolEdge,
     "observation": Observation,
+    "reward-spec": RewardSpec,
     "rubric": Rubric,
     "tool": Tool,
     "trace": Trace,
