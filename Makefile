@@ -14,12 +14,23 @@ LLAMA_WHEEL   = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VER)-*
 PIP          := $(BIN)/python -m pip --disable-pip-version-check
 ARGS ?=
 
-.PHONY: help install install-dev run test bench clean llama-wheel
+# The judge on a GPU: vLLM in a venv of its own (vLLM pins fastapi<0.137, prefect needs >=0.139).
+VLLM_VENV    ?= .venv-vllm
+VLLM_VERSION ?= 0.33.0
+MODEL        ?= Qwen/Qwen3-1.7B
+JUDGE_HOST   ?= 0.0.0.0
+JUDGE_PORT   ?= 8000
+MAX_MODEL_LEN ?= 8192
+GPU_MEMORY   ?= 0.85
+VLLM_ARGS    ?=
+
+.PHONY: help install install-dev run test bench clean llama-wheel serve-judge bench-judge
 
 help:
 	@echo "make run    install what is missing, then run the embedded default (no GPU, network or keys)"
 	@echo "make test   install with dev dependencies, then run the test suite"
 	@echo "make bench  run the benchmarks in bench/"
+	@echo "make serve-judge MODEL=Qwen/Qwen3-1.7B   serve the judge with vLLM on a GPU (its own venv, .venv-vllm)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +68,24 @@ test: install-dev
 
 bench: install-dev
 	$(BIN)/python bench/e2e.py $(ARGS)
+
+# --max-logprobs 20: the judge asks for top_logprobs (10 by default, at most 20).
+# --enable-prefix-caching: every leaf of an example shares its prompt prefix (on by default in
+# vLLM's V1 engine; said explicitly so an older or changed default cannot turn it off).
+# Qwen3's thinking is turned off per request by the judge (chat_template_kwargs), not here.
+$(VLLM_VENV)/.installed:
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip --disable-pip-version-check install -q "vllm==$(VLLM_VERSION)"
+	touch $@
+
+serve-judge: $(VLLM_VENV)/.installed
+	$(VLLM_VENV)/bin/vllm serve $(MODEL) --host $(JUDGE_HOST) --port $(JUDGE_PORT) \
+	  --max-logprobs 20 --enable-prefix-caching --max-model-len $(MAX_MODEL_LEN) \
+	  --gpu-memory-utilization $(GPU_MEMORY) --generation-config vllm $(VLLM_ARGS)
+
+# bench/judge.py against the vLLM server `make serve-judge` started (on the same machine).
+bench-judge: install-dev
+	$(BIN)/python bench/judge.py --url http://127.0.0.1:$(JUDGE_PORT)/v1 --model $(MODEL) --concurrency 64 $(ARGS)
 
 clean:
 	rm -rf $(VENV) data/backchain.duckdb data/backchain.duckdb.wal data/prefect .pytest_cache

@@ -50,6 +50,23 @@ class EndpointConfig(_Model):
         return v.rstrip("/")
 
 
+class JudgeEndpointConfig(EndpointConfig):
+    """The judge's server, and more replicas of the same model used round-robin."""
+
+    replicas: list[str] = Field(
+        default_factory=list, description="More base URLs serving the same model; requests go round-robin."
+    )
+
+    @field_validator("replicas")
+    @classmethod
+    def _http_all(cls, v: list[str]) -> list[str]:
+        return [EndpointConfig._http(u) for u in v]
+
+    @property
+    def urls(self) -> list[str]:
+        return [self.url, *(u for u in self.replicas if u != self.url)]
+
+
 class OpenAPISource(_Model):
     spec: str = Field(description="Path or URL of an OpenAPI 3 document (JSON or YAML).")
     base_url: str | None = None
@@ -127,7 +144,13 @@ class RunConfig(_Model):
     allow_writes: bool = False
     allow: list[str] = Field(default_factory=list, description="Tools allowed whatever their class.")
     llm: EndpointConfig | None = None
-    judge: EndpointConfig | None = None
+    judge: JudgeEndpointConfig | None = None
+    judge_concurrency: int = Field(default=4, gt=0, le=256, description="Judge requests in flight per judge URL.")
+    min_coverage: float = Field(
+        default=0.5, ge=0, le=1,
+        description="A judge leaf whose yes+no probability mass is below this is asked again as a "
+        "constrained yes/no, three samples, majority wins.",
+    )
     no_model: bool = Field(
         default=False, description="No model at all: template writer only, judge leaves skipped."
     )
@@ -253,8 +276,19 @@ def endpoint_from(url: str | None, model: str | None, what: str, env_prefix: str
     return EndpointConfig(url=url, model=model, api_key_env=os.environ.get(f"{env_prefix}_API_KEY_ENV"))
 
 
+def judge_endpoint_from(urls: list[str], model: str | None) -> JudgeEndpointConfig | None:
+    """--judge-url (repeatable) and --judge-model, else $BACKCHAIN_JUDGE_URL (comma-separated) and _MODEL."""
+    given = [u.strip() for u in urls if u.strip()]
+    if not given:
+        given = [u.strip() for u in os.environ.get("BACKCHAIN_JUDGE_URL", "").split(",") if u.strip()]
+    first = endpoint_from(given[0] if given else None, model, "Judge", "BACKCHAIN_JUDGE")
+    if first is None:
+        return None
+    return JudgeEndpointConfig(**first.model_dump(), replicas=given[1:])
+
+
 _ALL_KEYS = sorted({
-    key for model in (RunConfig, ToolsetConfig, OpenAPISource, EndpointConfig) for key in model.model_fields
+    key for model in (RunConfig, ToolsetConfig, OpenAPISource, JudgeEndpointConfig) for key in model.model_fields
 })
 
 

@@ -185,20 +185,23 @@ async def run_pipeline(
             opened = await _open_configured(config, astack)
             toolsets: dict[str, Toolset] = {ts.name: ts for _, ts in opened}
             stage_config = _stage_config(config, opened)
-            writer_ep, judge_ep = _endpoints(config, stack, reporter)
-            clients: dict[str, ChatClient] = {}
-            for role, ep in (("writer", writer_ep), ("judge", judge_ep)):
-                if ep is not None:
-                    client = clients.get(ep.url + ep.model) or ChatClient(ep, concurrency=config.concurrency)
-                    clients[ep.url + ep.model] = client
-                    await client.flavor()  # fails now, before anything is written, if unreachable
-            for client in clients.values():
+            writer_ep, judge_eps = _endpoints(config, stack, reporter)
+            clients: list[ChatClient] = []
+            if writer_ep is not None:
+                clients.append(ChatClient(writer_ep, concurrency=config.concurrency))
+            # Replicas share a cache scope: a reply cached from one answers the same request to another.
+            scope = "replicas:" + ",".join(sorted(ep.url for ep in judge_eps)) if len(judge_eps) > 1 else None
+            judge_clients = [ChatClient(ep, concurrency=config.judge_concurrency, cache_scope=scope)
+                             for ep in judge_eps]
+            for client in [*clients, *judge_clients]:
                 astack.push_async_callback(client.aclose)
-            writer = LLMWriter(clients[writer_ep.url + writer_ep.model]) if writer_ep else None
-            judge = Judge(clients[judge_ep.url + judge_ep.model]) if judge_ep else None
+                await client.flavor()  # fails now, before anything is written, if unreachable
+            clients += judge_clients
+            writer = LLMWriter(clients[0]) if writer_ep else None
+            judge = Judge(judge_clients, min_coverage=config.min_coverage, seed=config.seed) if judge_clients else None
             summary = RunSummary(run_id=run_id, dataset=config.dataset, version=None)
             summary.models = {"writer": writer_ep.describe() if writer_ep else "template only",
-                              "judge": judge_ep.describe() if judge_ep else "none"}
+                              "judge": judge.describe() if judge else "none"}
 
             catalog = await as_task(_stages.list_tools, "list-tools")(toolsets, stage_config)
             summary.skipped = catalog.skipped
@@ -207,7 +210,7 @@ async def run_pipeline(
             if not catalog.allowed:
                 raise ConfigError("no tool may be called: every tool writes or destroys (see --allow-writes, --allow)")
             store = stack.enter_context(Store(db))
-            for client in clients.values():
+            for client in clients:
                 client.cache = store  # identical model requests are answered from the store
             store.start_run(run_id, config.dataset, config.redacted(), summary.models,
                             rubric_hash=rubric.rubric_hash, flow_run_id=flow_run_id or None)
@@ -225,18 +228,19 @@ async def run_pipeline(
             return summary
 
 
-def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple[Endpoint | None, Endpoint | None]:
-    """Writer and judge endpoints; the bundled model is started only if one needs it."""
+def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple[Endpoint | None, list[Endpoint]]:
+    """The writer endpoint and the judge's (one per replica); the bundled model starts only if needed."""
     if config.no_model:
-        return None, None
+        return None, []
     writer = Endpoint(config.llm.url, config.llm.model, config.llm.api_key_env) if config.llm else None
-    judge = Endpoint(config.judge.url, config.judge.model, config.judge.api_key_env) if config.judge else writer
-    if writer is None or judge is None:
+    judges = [Endpoint(url, config.judge.model, config.judge.api_key_env) for url in config.judge.urls] \
+        if config.judge else ([writer] if writer else [])
+    if writer is None or not judges:
         reporter.note("starting the bundled llama.cpp model server (SmolLM2-135M, a plumbing model)")
         local = stack.enter_context(LocalModelServer())
         writer = writer or local
-        judge = judge or local
-    return writer, judge
+        judges = judges or [local]
+    return writer, judges
 
 
 async def _stages_in_order(

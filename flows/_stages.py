@@ -29,7 +29,16 @@ from generators import (
     select_tools,
 )
 from schemas import Example, Judgement, Observation, Rubric, Task, Tool, Trace
-from validators import CHECKS, CheckContext, Judge, ReplayReport, evaluate, normalise_text, replay_steps
+from validators import (
+    CHECKS,
+    CheckContext,
+    Judge,
+    ReplayReport,
+    evaluate,
+    judge_context,
+    normalise_text,
+    replay_steps,
+)
 
 from ._config import RunConfig
 
@@ -164,12 +173,22 @@ async def judge(
     examples: Sequence[Example], rubric: Rubric, ctx: CheckContext, judge_: Judge | None,
     advance: Advance = _noop,
 ) -> list[Judgement]:
+    """Evaluate every example; judgements come back in the examples' order.
+
+    Examples start in the order of their judge prompts, so neighbours share the
+    longest prefix (the same tools, then the same request): a llama.cpp server,
+    which reuses only the previous request's prefix, evaluates it once. The
+    judge's sessions decide what runs at once (see validators.Judge).
+    """
     async def one(example: Example) -> Judgement:
         result = await evaluate(rubric, example, ctx, judge_)
         advance(1)
         return result
 
-    return list(await asyncio.gather(*(one(e) for e in examples)))
+    order = sorted(range(len(examples)), key=lambda i: judge_context(examples[i]))
+    results = await asyncio.gather(*(one(examples[i]) for i in order))
+    by_position = dict(zip(order, results))
+    return [by_position[i] for i in range(len(examples))]
 
 
 def observations_of(calls: Sequence[ExploredCall]) -> list[Observation]:

@@ -20,7 +20,14 @@ from rich.table import Table
 
 from schemas import BackchainError, ConfigError
 
-from ._config import OpenAPISource, build_config, endpoint_from, parse_kinds_flag, parse_value_flags
+from ._config import (
+    OpenAPISource,
+    build_config,
+    endpoint_from,
+    judge_endpoint_from,
+    parse_kinds_flag,
+    parse_value_flags,
+)
 from ._prefect_env import home_dir
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -76,8 +83,17 @@ def run(
     allow: list[str] = typer.Option([], "--allow", help="Allow one tool by name whatever its class."),
     llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) (default: $BACKCHAIN_LLM_URL)."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Writer model (default: $BACKCHAIN_LLM_MODEL)."),
-    judge_url: Optional[str] = typer.Option(None, "--judge-url", help="Judge endpoint (default: $BACKCHAIN_JUDGE_URL)."),
+    judge_url: list[str] = typer.Option(
+        [], "--judge-url",
+        help="Judge endpoint; repeat for replicas of one model, used round-robin (default: $BACKCHAIN_JUDGE_URL, comma-separated).",
+    ),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
+    judge_concurrency: Optional[int] = typer.Option(
+        None, "--judge-concurrency", min=1, help="Judge requests in flight per judge URL (default: 4)."),
+    min_coverage: Optional[float] = typer.Option(
+        None, "--min-coverage", min=0.0, max=1.0,
+        help="Below this yes+no mass a judge leaf is asked again, constrained, majority of 3 (default: 0.5).",
+    ),
     no_model: bool = typer.Option(False, "--no-model", help="No model: template writer only, judge leaves skipped."),
     rubric: Optional[str] = typer.Option(None, "--rubric", help="Rubric name under data/rubrics/ or a YAML path."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Tool-call budget for exploration (default: 120)."),
@@ -113,7 +129,9 @@ def run(
         if propose_values:
             overrides["propose_values"] = True
         llm = endpoint_from(llm_url, llm_model, "LLM", "BACKCHAIN_LLM")
-        judge = endpoint_from(judge_url, judge_model, "Judge", "BACKCHAIN_JUDGE")
+        judge = judge_endpoint_from(judge_url, judge_model)
+        overrides["judge_concurrency"] = judge_concurrency
+        overrides["min_coverage"] = min_coverage
         overrides["llm"] = llm.model_dump() if llm else None
         overrides["judge"] = judge.model_dump() if judge else None
         cfg = build_config(config, overrides)
@@ -593,6 +611,41 @@ def tools(
         typer.echo(_render_rows(columns, rows, format), nl=False)
     except BackchainError as exc:
         _fail(str(exc))
+
+
+@app.command("judge-check")
+def judge_check(
+    rubric: str = typer.Argument(..., help="Rubric name under data/rubrics/ or a YAML path."),
+    dataset: str = typer.Option("default@latest", "--dataset", "-d", help="DATASET@REF whose rows get defects (default: default@latest)."),
+    sample: int = typer.Option(20, "--sample", min=2, help="Rows to plant defects in, a seeded sample (default: 20)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sample and the defects (default: 0)."),
+    judge_url: list[str] = typer.Option([], "--judge-url", help="Judge endpoint, repeatable (default: the bundled model)."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
+    min_coverage: float = typer.Option(0.5, "--min-coverage", min=0.0, max=1.0, help="As for `run` (default: 0.5)."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight per URL (default: 4)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Plant known defects in accepted rows and report which judge leaves notice them.
+
+    Example: backchain judge-check default --dataset default@latest --sample 20
+    """
+    try:
+        from ._calibrate import judge_check as run_judge_check
+        from ._report import Reporter
+
+        report = asyncio.run(run_judge_check(
+            rubric, _db(db), dataset, sample=sample, seed=seed, judge=judge_endpoint_from(judge_url, judge_model),
+            min_coverage=min_coverage, concurrency=concurrency, reporter=Reporter()))
+        if as_json:
+            typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
+        else:
+            typer.echo(report.render(), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+from . import _cli_ops  # noqa: E402,F401  (registers serve, schedules, report)
 
 
 from . import _cli_ops  # noqa: E402,F401  (registers serve, schedules, report)

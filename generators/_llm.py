@@ -113,10 +113,14 @@ class ChatClient:
         attempts: int = 4,
         concurrency: int = 4,
         cache: ReplyCache | None = None,
+        cache_scope: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.attempts = attempts
         self.cache = cache
+        # What a cached reply is keyed by besides the request: the URL, or a name
+        # shared by replicas of one model so any replica's reply answers them all.
+        self.cache_scope = cache_scope or endpoint.url
         self._flavor: Flavor = endpoint.flavor
         self._semaphore = asyncio.Semaphore(concurrency)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0))
@@ -208,7 +212,7 @@ class ChatClient:
         body.update(await self._constraint(json_schema, choices))
         if extra:
             body.update(extra)
-        key = content_hash([self.endpoint.url, body])
+        key = content_hash([self.cache_scope, body])
         if self.cache is not None:
             hit = self.cache.get_reply(key)
             if hit is not None:

@@ -60,8 +60,12 @@ class LocalModelServer:
         n_ctx: int = 4096,
         startup_timeout: float = 60.0,
         alias: str = BUNDLED_MODEL_ALIAS,
+        log_path: Path | None = None,
     ) -> None:
         self.model_path = model_path or bundled_gguf()
+        # The server's verbose log (one "prompt eval time = ... / N tokens" line per
+        # request); a temporary file unless a path is given to read it afterwards.
+        self.log_path = log_path
         self.n_ctx = n_ctx
         self.startup_timeout = startup_timeout
         self.alias = alias
@@ -83,7 +87,7 @@ class LocalModelServer:
 
     def start(self) -> Endpoint:
         self.port = free_port()
-        self._log = tempfile.TemporaryFile()
+        self._log = open(self.log_path, "w+b") if self.log_path else tempfile.TemporaryFile()
         cmd = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(self.model_path),

@@ -16,10 +16,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, UnknownType
 
 from generators import resolve_pointer
-from schemas import Example, call_key, json_schema
+from schemas import Answer, Example, call_key, json_schema
 
 from ._replay import ReplayReport
-from ._text import normalise_text, value_in_text, values_equal
+from ._text import answer_in_text, normalise_text, value_in_text, values_equal
 
 
 @dataclass(frozen=True)
@@ -30,10 +30,16 @@ class CheckResult:
 
 @dataclass
 class CheckContext:
-    """What checks may consult beyond the example itself."""
+    """What checks may consult beyond the example itself.
+
+    ``decided``: checks that are not run but taken as passed, check name ->
+    why. The RL reward uses it for facts the filter decided when the row was
+    accepted and that a rollout cannot change (replay needs live tools).
+    """
 
     replay: ReplayReport | None = None
     toolset_versions: dict[str, str | None] = field(default_factory=dict)
+    decided: dict[str, str] = field(default_factory=dict)
 
 
 Check = Callable[[Example, CheckContext], CheckResult]
@@ -183,6 +189,26 @@ def check_answer_pointers(example: Example, ctx: CheckContext) -> CheckResult:
     return CheckResult(True)
 
 
+def check_answer_stated(example: Example, ctx: CheckContext) -> CheckResult:
+    """The final message states every expected answer value (under the task's normaliser).
+
+    The answer checker: it reads only the final message, so it runs unchanged
+    on an RL rollout's completion. A no_call task needs a non-empty reply.
+    """
+    final = example.task.final_message
+    answer = example.task.answer
+    if answer is None:
+        return CheckResult(bool(final.strip()), "" if final.strip() else "the final message is empty")
+    for value in answer.values():
+        single = Answer(pointers=answer.pointers[:1], value=value, normaliser=answer.normaliser)
+        if not answer_in_text(single, final):
+            return CheckResult(False, f"the final message does not state the answer {value!r}")
+    return CheckResult(True)
+
+
+# Checks that read only the final message: on a rollout they judge the completion.
+COMPLETION_CHECKS = frozenset({"answer_stated"})
+
 _SHINGLE = 8  # words in a row shared with a tool description count as copying it
 
 
@@ -239,6 +265,7 @@ def check_replay(example: Example, ctx: CheckContext) -> CheckResult:
 
 CHECKS: dict[str, Check] = {
     "answer_pointers": check_answer_pointers,
+    "answer_stated": check_answer_stated,
     "arguments_schema": check_arguments_schema,
     "calls_succeeded": check_calls_succeeded,
     "leakage": check_leakage,

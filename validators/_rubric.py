@@ -10,21 +10,35 @@ skipped: put cheap checks first and a failed gate costs no judge calls.
 Status: a failed critical gate rejects (reason: the first failed critical leaf);
 a judge that could not answer marks the example judge_error (dropped from the
 version, never scored 0); a score below the rubric's min_score rejects.
+
+A file is checked twice: against schemas/json/rubric.json (the published
+contract, which editors can use too; the first error is reported with its
+path), then by the pydantic model for what a JSON Schema cannot say (a leaf
+has exactly one of check or question), then for unique node ids and known
+check names.
+
+Judge calls of one example go through one judge session, opened at the first
+judge leaf that is reached (an example rejected by its checks never takes a
+server) and closed when the example is done; see `Judge.session`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from schemas import ConfigError, Example, Judgement, LeafResult, ModelError, Rubric, RubricNode
+from schemas import ConfigError, Example, Judgement, LeafResult, ModelError, Rubric, RubricNode, json_schema
 
-from ._checks import CHECKS, CheckContext
-from ._judge import Judge
+from ._checks import CHECKS, CheckContext, CheckResult
+from ._judge import ExampleJudge, LeafJudge
 
 RUBRIC_DIR = Path(__file__).resolve().parent.parent / "data" / "rubrics"
 
@@ -40,17 +54,42 @@ def load_rubric(name_or_path: str | Path) -> Rubric:
         raise ConfigError(f"rubric {path}: cannot read ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"rubric {path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
+    return parse_rubric(data, str(path))
+
+
+@functools.cache
+def _rubric_validator() -> Draft202012Validator:
+    return Draft202012Validator(json_schema("rubric"))
+
+
+def _schema_error(data: Any) -> str | None:
+    """The first JSON Schema error as 'path: message' (the shallowest, then by path)."""
+    errors = sorted(_rubric_validator().iter_errors(data),
+                    key=lambda e: (len(e.absolute_path), [str(p) for p in e.absolute_path]))
+    if not errors:
+        return None
+    first = errors[0]
+    where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+    return f"{where}: {first.message}"
+
+
+def parse_rubric(data: Any, source: str = "rubric") -> Rubric:
+    """A rubric from parsed YAML or JSON; ConfigError names ``source``, the path and the problem."""
+    problem = _schema_error(data)
+    if problem is not None:
+        raise ConfigError(f"rubric {source}: {problem}")
     try:
         rubric = Rubric.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "/".join(str(p) for p in first["loc"])
-        raise ConfigError(f"rubric {path}: {where}: {first['msg']}") from exc
-    _check_names(rubric.root, path)
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"rubric {source}: {where}: {message}") from exc
+    _check_names(rubric.root, source)
     return rubric
 
 
-def _check_names(node: RubricNode, path: Path, seen: set[str] | None = None) -> None:
+def _check_names(node: RubricNode, path: str, seen: set[str] | None = None) -> None:
     seen = set() if seen is None else seen
     if node.id in seen:
         raise ConfigError(f"rubric {path}: node id {node.id!r} is used twice")
@@ -72,12 +111,23 @@ class _Outcome:
 
 
 class _Evaluation:
-    def __init__(self, example: Example, ctx: CheckContext, judge: Judge | None) -> None:
+    def __init__(self, example: Example, ctx: CheckContext, judge: LeafJudge | None,
+                 stack: contextlib.AsyncExitStack) -> None:
         self.example = example
         self.ctx = ctx
         self.judge = judge
         self.leaves: list[LeafResult] = []
         self.judge_error: str | None = None
+        self._stack = stack
+        self._bound: ExampleJudge | None = None
+        self._opening = asyncio.Lock()
+
+    async def bound(self, judge: LeafJudge) -> ExampleJudge:
+        """The example's judge session, opened at its first judge leaf."""
+        async with self._opening:
+            if self._bound is None:
+                self._bound = await self._stack.enter_async_context(judge.session())
+            return self._bound
 
     def skip(self, node: RubricNode, why: str) -> None:
         if node.is_leaf:
@@ -86,9 +136,14 @@ class _Evaluation:
         for child in node.children:
             self.skip(child, why)
 
+    def check(self, name: str) -> CheckResult:
+        if name in self.ctx.decided:
+            return CheckResult(True, self.ctx.decided[name])
+        return CHECKS[name](self.example, self.ctx)
+
     async def leaf(self, node: RubricNode) -> _Outcome:
         if node.check is not None:
-            result = CHECKS[node.check](self.example, self.ctx)
+            result = self.check(node.check)
             raw = 1.0 if result.passed else 0.0
             score = raw if node.polarity == "positive" else 1.0 - raw
             passed = score >= node.threshold
@@ -101,7 +156,7 @@ class _Evaluation:
                                           skipped=True, reason="no judge configured"))
             return _Outcome(None, True)
         try:
-            js = await self.judge.score(self.example, node.question)
+            js = await (await self.bound(self.judge)).score(self.example, node.question)
         except ModelError as exc:
             self.judge_error = self.judge_error or f"{node.id}: {exc}"
             self.leaves.append(LeafResult(node_id=node.id, kind="judge", critical=node.critical,
@@ -138,10 +193,18 @@ class _Evaluation:
         return _Outcome(score, passed, "" if passed else f"{node.id}: score {score:.2f} below {node.threshold:g}")
 
 
-async def evaluate(rubric: Rubric, example: Example, ctx: CheckContext, judge: Judge | None) -> Judgement:
+def _leaf_ids(node: RubricNode) -> list[str]:
+    return [node.id] if node.is_leaf else [i for child in node.children for i in _leaf_ids(child)]
+
+
+async def evaluate(rubric: Rubric, example: Example, ctx: CheckContext, judge: LeafJudge | None) -> Judgement:
     """Score one example against a rubric tree."""
-    ev = _Evaluation(example, ctx, judge)
-    outcome = await ev.node(rubric.root)
+    async with contextlib.AsyncExitStack() as stack:
+        ev = _Evaluation(example, ctx, judge, stack)
+        outcome = await ev.node(rubric.root)
+    # Leaves in tree order, whatever order parallel children finished in: the record is deterministic.
+    order = {node_id: i for i, node_id in enumerate(_leaf_ids(rubric.root))}
+    ev.leaves.sort(key=lambda leaf: order[leaf.node_id])
     score = outcome.score if outcome.score is not None else 0.0
     score_out: float | None = round(score, 6)
     if outcome.gated:

@@ -40,7 +40,7 @@ def fails(name: str, ex: Example, ctx: CheckContext | None = None) -> str:
 def test_the_checks_tested_here_are_all_the_checks() -> None:
     # A new check must get its passing and failing cases in this file.
     assert set(CHECKS) == {
-        "answer_pointers", "arguments_schema", "calls_succeeded", "leakage",
+        "answer_pointers", "answer_stated", "arguments_schema", "calls_succeeded", "leakage",
         "no_tool_names", "provenance", "record_schema", "replay", "writer",
     }
 
@@ -288,6 +288,31 @@ def test_answer_value_must_match_the_recorded_value() -> None:
     assert run("answer_pointers", example(ans=answer("EUROPE/PARIS"))).passed  # casefold
     assert fails("answer_pointers", example(ans=answer("EUROPE/PARIS", kind="exact"))) == (
         "answer 'EUROPE/PARIS' != recorded 'Europe/Paris' at /timezone")
+
+
+# answer_stated (the answer checker: reads only the final message)
+
+
+def test_a_final_message_that_does_not_state_the_answer_fails() -> None:
+    assert fails("answer_stated", example(final_message="The capital of France is Paris.")) == (
+        "the final message does not state the answer 'Europe/Paris'")
+    assert run("answer_stated", example(final_message="It's europe/paris.")).passed  # casefold
+
+
+def test_answer_stated_needs_every_value_of_a_parallel_answer() -> None:
+    ans = answer(["Paris", "Europe/Paris"], (0, "/capital"), (1, "/timezone"))
+    assert run("answer_stated", example(ans=ans)).passed
+    assert fails("answer_stated", example(ans=ans, final_message="Paris.")) == (
+        "the final message does not state the answer 'Europe/Paris'")
+
+
+def test_answer_stated_for_a_no_call_task_needs_a_reply() -> None:
+    def no_call(final: str) -> Example:
+        ex = example(kind="no_call", steps=[])
+        return ex.model_copy(update={"task": ex.task.model_copy(update={"answer": None, "final_message": final})})
+
+    assert run("answer_stated", no_call("Hello! Nothing to look up here.")).passed
+    assert fails("answer_stated", no_call(" ")) == "the final message is empty"
 
 
 def test_every_answer_pointer_must_agree() -> None:

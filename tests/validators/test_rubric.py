@@ -8,6 +8,8 @@ The real judge against the llama.cpp server is in test_judge.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,12 @@ class ScriptedJudge:
     def __init__(self, answers: dict[str, float | Exception]) -> None:
         self.answers = answers
         self.calls: list[str] = []
+        self.sessions = 0
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[ScriptedJudge]:
+        self.sessions += 1
+        yield self
 
     async def score(self, example: Example, question: str) -> JudgeScore:
         self.calls.append(question)
@@ -352,10 +360,17 @@ def test_judgement_records_rubric_identity(tmp_path: Path) -> None:
         ("id: x\nroot: {id: a}\n", "leaf 'a' needs exactly one of 'check' or 'question'"),
         ("id: x\nroot:\n  id: a\n  question: Q\n  children: [{id: b, check: writer}]\n",
          "node 'a' has children, so it takes no check or question"),
-        ("id: x\n", "root: Field required"),
-        ("id: x\nroot: {id: Bad Id, check: writer}\n", "root/id: String should match pattern"),
-        ("id: x\nroot: {id: a, check: writer, weight: -1}\n", "root/weight: Input should be greater than"),
-        ("id: x\nroot: {id: a, check: writer, colour: red}\n", "root/colour: Extra inputs are not permitted"),
+        # The JSON Schema (schemas/json/rubric.json) speaks first, with the path of the problem.
+        ("id: x\n", "(top level): 'root' is a required property"),
+        ("[1, 2]\n", "(top level): [1, 2] is not of type 'object'"),
+        ("id: x\nroot: {id: Bad Id, check: writer}\n", "root/id: 'Bad Id' does not match '^[a-z0-9_.-]+$'"),
+        ("id: x\nroot: {id: a, check: writer, weight: -1}\n", "root/weight: -1 is less than the minimum of 0"),
+        ("id: x\nroot: {id: a, check: writer, colour: red}\n",
+         "root: Additional properties are not allowed ('colour' was unexpected)"),
+        ("id: x\nroot:\n  id: r\n  children:\n    - {id: a, check: writer}\n    - {id: b, question: Q, threshold: 2}\n",
+         "root/children/1/threshold: 2 is greater than the maximum of 1"),
+        ("id: x\nroot:\n  id: r\n  strategy: random\n  children: [{id: a, check: writer}]\n",
+         "root/strategy: 'random' is not one of ['parallel', 'sequential']"),
     ],
 )
 def test_bad_rubric_files_are_config_errors_on_one_line(tmp_path: Path, text: str, message: str) -> None:
