@@ -24,6 +24,7 @@ from ._filters import SelectionCounts, parse_band, parse_names, parse_split, sel
 from ._formats import FORMATS
 from ._pipeline import export_rows, export_version
 from ._replay_table import REPLAY_FORMAT, REPLAY_SCHEMA, export_replay_table
+from ._reward_spec import build_reward_spec
 from ._trl_grpo import reward_module_source
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "REPLAY_SCHEMA",
     "SelectionCounts",
     "bfcl_check",
+    "build_reward_spec",
     "conversation",
     "export_replay_table",
     "export_rows",

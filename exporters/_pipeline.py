@@ -1,12 +1,14 @@
 """export_rows and export_version: rows (or a sealed version) in, files plus a manifest out.
 
     export_version(store, version, fmt=..., out=..., filters=..., options=...)
-        select_rows (filters, split) ─> export_rows ─> data files, extra files,
+        select_rows (filters, split) ─> export_rows ─> data files, extra files, RL sidecars,
                                                        <out>.manifest.json
 
 ``export_rows`` takes rows that are already chosen (example, score, split), as a test or a
 caller with its own selection has them; ``export_version`` reads a sealed version from the
-store and applies the filters.
+store, applies the filters, and for RL formats (verl, trl-grpo) adds the reward spec
+(``<stem>.reward_spec.json``) and the replay table of the exported rows
+(``<stem>.replay.parquet``, a second streaming pass over the same selection).
 
 Every file goes through one ``Staging``: nothing appears at the target until all of them,
 and the manifest last, are complete.
@@ -37,6 +39,8 @@ from ._export import (
 )
 from ._filters import SelectionCounts, select_rows, split_of
 from ._formats import FORMATS
+from ._replay_table import write_replay_table
+from ._reward_spec import build_reward_spec, reward_spec_json
 from ._sharegpt import DATASET_INFO, dataset_name
 
 if TYPE_CHECKING:
@@ -122,19 +126,35 @@ def export_version(
     out: Path,
     filters: ExportFilters | None = None,
     options: ExportOptions | None = None,
+    rubric: str | None = None,
     batch_size: int = 1000,
 ) -> ExportResult:
     """Export a sealed version: select rows by ``filters``, write ``fmt`` to ``out``.
 
-    The manifest records the filters and what each dropped.
+    RL formats also get ``<stem>.reward_spec.json`` (``rubric`` overrides the run's tree) and
+    ``<stem>.replay.parquet``. The manifest records the filters and what each dropped.
     """
-    format_named(fmt)
+    writer = format_named(fmt)
     filters = filters or ExportFilters()
+    if rubric is not None and not writer.rl:
+        raise ConfigError(f"--rubric is for RL formats (verl, trl-grpo); {writer.name} writes no reward spec")
     counts = SelectionCounts()
+    sidecars: Sidecars | None = None
+    if writer.rl:
+        spec = build_reward_spec(store, version, rubric)  # before writing anything: fail fast
+
+        def sidecars(stage: Staging, stem: str) -> list[tuple[str, str, int | None]]:
+            spec_rel, replay_rel = f"{stem}.reward_spec.json", f"{stem}.replay.parquet"
+            stage.path(spec_rel).write_bytes(reward_spec_json(spec))
+            again = (ex for ex, _, _ in select_rows(store, version, filters, batch_size=batch_size))
+            n = write_replay_table(store, again, stage.path(replay_rel), version)
+            return [(spec_rel, "reward_spec", None), (replay_rel, "replay", n)]
+
     rows = select_rows(store, version, filters, counts, batch_size=batch_size)
     return export_rows(
         rows, fmt=fmt, out=out, version=version, options=options, filters=filters,
-        selection=counts.model, provenance=store.describe(version.dataset, version.version),
+        selection=counts.model, sidecars=sidecars,
+        provenance=store.describe(version.dataset, version.version),
     )
 
 

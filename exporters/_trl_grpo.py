@@ -20,13 +20,14 @@ answer checker, ``example`` for a rubric reward that asks judge leaves
 
 ``prompt`` holds the user's turns only. GRPOTrainer renders prompts with the tools given to
 the trainer itself (``tools=`` callables, or an ``environment_factory`` whose methods are the
-tools; an offline one can answer from the replay table, ``--format replay``), not with a column, so no system
+tools; an offline one answers from ``<stem>.replay.parquet``), not with a column, so no system
 message repeats the tool list here; ``tools`` gives each task's offered functions as JSON
 Schemas (``Json`` feature, as in the trl-sft export).
 
 Beside the data: ``<stem>.reward.py``, the answer checker as a reward function
 (``exporters/_grpo_reward.py`` with the source of ``validators/_text.py`` inlined; standard
-library and python-dateutil only).
+library and python-dateutil only), plus the RL sidecars every RL format gets:
+``<stem>.reward_spec.json`` and ``<stem>.replay.parquet``.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ class TrlGrpoFormat(ExportFormat):
         "module_from_spec; ds = load_dataset('{loader}', data_files='{file}', split='train'); "
         "spec = spec_from_file_location('backchain_reward', '{stem}.reward.py'); "
         "reward = module_from_spec(spec); spec.loader.exec_module(reward); "
-        "GRPOTrainer(model, reward_funcs=reward.reward, train_dataset=ds, ...)."
+        "GRPOTrainer(model, reward_funcs=reward.reward, train_dataset=ds, ...). "
+        "{stem}.reward_spec.json is the rubric tree and judge settings, {stem}.replay.parquet the "
+        "recorded calls for an offline tool environment."
     )
 
     def row(

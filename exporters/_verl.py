@@ -20,6 +20,9 @@ Every column has one fixed shape (the heterogeneous parts, tool schemas and argu
 text inside ``prompt`` and ``ground_truth``), so the file uses plain Arrow types, no ``Json``
 feature, and loads exactly with ``datasets``, pandas or pyarrow. ``index`` is the row's position
 in its file.
+
+An RL format: the export also writes ``<stem>.reward_spec.json`` (the rubric tree and judge
+settings) and ``<stem>.replay.parquet`` (the recorded calls, for an offline tool environment).
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ class VerlFormat(ExportFormat):
     rl = True
     usage = (
         "verl: data.train_files={file} (RLHFDataset: data_source, prompt, ability, reward_model, "
-        "extra_info); the reward reads reward_model.ground_truth (JSON) and extra_info.example."
+        "extra_info); the reward reads reward_model.ground_truth (JSON) and extra_info.example; "
+        "{stem}.reward_spec.json is the rubric tree and judge settings, {stem}.replay.parquet the "
+        "recorded calls (generators.ReplaySimulator.from_parquet)."
     )
     features = Features(
         {

@@ -249,6 +249,7 @@ def export(
     split: Optional[str] = typer.Option(None, "--split", help="NAME=FRACTION,... e.g. train=0.8,validation=0.1,test=0.1: one file per split, variants of a trace together."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the split (default: 0)."),
     train_on_tool_outputs: Optional[float] = typer.Option(None, "--train-on-tool-outputs", help="WEIGHT: tool outputs as training targets (openai only; off by default)."),
+    rubric: Optional[str] = typer.Option(None, "--rubric", help="RL formats: the rubric tree for the reward spec (default: the run's)."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Export a sealed version to a training format, with a manifest beside it.
@@ -281,12 +282,13 @@ def export(
         with _open_store(_db(db), read_only=True) as store:
             info = store.resolve(dataset_name, version_ref)
             if format == "replay":  # one row per observation, not per example: its own writer
-                if train_on_tool_outputs is not None:
-                    raise ConfigError("--train-on-tool-outputs does not apply to --format replay")
+                if train_on_tool_outputs is not None or rubric is not None:
+                    raise ConfigError("--train-on-tool-outputs and --rubric do not apply to --format replay")
                 filtered = filters != ExportFilters()
                 result = export_replay_table(store, info, out, filters=filters if filtered else None)
             else:
-                result = export_version(store, info, fmt=format, out=out, filters=filters, options=options)
+                result = export_version(store, info, fmt=format, out=out, filters=filters, options=options,
+                                        rubric=rubric)
         manifest = json.loads(result.manifest_path.read_text(encoding="utf-8"))
         splits = ", ".join(f"{name} {n}" for name, n in result.splits)
         typer.echo(f"wrote {result.row_count} rows of {info.dataset}@{info.version} as {format} to {result.path}"

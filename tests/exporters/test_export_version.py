@@ -1,12 +1,14 @@
-"""Exporting sealed versions: filters, the seeded split, the CLI, re-export bytes.
+"""Exporting sealed versions: filters, the seeded split, RL sidecars, the CLI, re-export bytes.
 
 Two real databases: one where hand-built examples (every kind, plus variants of one trace and
 a repeated request) are stored and sealed through the Store API, and one made by the pipeline
-itself on the embedded default (the built-in MCP server), for the CLI.
+itself on the embedded default (the built-in MCP server), whose steps point at recorded
+observations, for the RL formats' replay table and the CLI.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import uuid
@@ -16,9 +18,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from exporters import FORMATS, export_version, split_of
+from exporters import FORMATS, build_reward_spec, export_version, split_of
 from flows.cli import app
-from schemas import ConfigError, Example, ExportFilters, Judgement, TaskDifficulty, Trace
+from schemas import (
+    ConfigError,
+    Example,
+    ExportError,
+    ExportFilters,
+    Judgement,
+    RewardSpec,
+    TaskDifficulty,
+    Trace,
+)
 from store import Store
 
 from ._examples import every_kind, paris_chain
@@ -175,8 +186,79 @@ def test_every_format_from_a_real_version_twice_through_the_cli(pipeline_db: Pat
         snapshots.append(_snapshot(root))
     assert snapshots[0] == snapshots[1]
     files = snapshots[0]
+    for rl in ("verl", "trl-grpo"):
+        assert f"{rl}/data.reward_spec.json" in files and f"{rl}/data.replay.parquet" in files
     assert "trl-grpo/data.reward.py" in files and "sharegpt/dataset_info.json" in files
     assert "bfcl/possible_answer/data-test.json" in files and "hf/data/README.md" in files
+
+
+def test_rl_sidecars_are_what_their_readers_take(pipeline_db: Path, tmp_path: Path) -> None:
+    from generators import ReplaySimulator
+
+    result = runner.invoke(app, ["export", "default@latest", "--db", str(pipeline_db), "--format", "verl",
+                                 "--out", str(tmp_path / "rl.parquet"), "--kinds", "single,multi_step,parallel"])
+    assert result.exit_code == 0, result.output
+    assert "dropped: kinds" in result.output
+    spec = RewardSpec.model_validate_json((tmp_path / "rl.reward_spec.json").read_text())
+    with Store(pipeline_db, read_only=True) as store:
+        described = store.describe("default", "latest")
+        kept = [e for e, _, _ in store.iter_examples(described["version_id"])
+                if e.task.kind in ("single", "multi_step", "parallel")]
+    assert spec.rubric_hash == described["rubric_hash"] and spec.dataset == "default" and spec.judge is None
+    simulator = ReplaySimulator.from_parquet(tmp_path / "rl.replay.parquet")
+    observations = {s.observation_id for e in kept for s in e.trace.steps}
+    manifest = json.loads((tmp_path / "rl.parquet.manifest.json").read_text())
+    replay = next(f for f in manifest["files"] if f["role"] == "replay")
+    assert replay["rows"] == len(observations) > 0
+    offered = asyncio.run(simulator.list_tools())
+    assert {t.name for t in offered} >= {s.tool for e in kept for s in e.trace.steps}
+
+
+def test_the_rubric_reward_on_exported_rows_is_the_stored_score(pipeline_db: Path, tmp_path: Path) -> None:
+    """verl's compute_score and TRL's trl_reward (validators), fed the exported rows and the
+    exported reward spec, give each row its stored score when the rollout is the row's answer."""
+    import pyarrow.parquet as pq
+
+    from validators import compute_score, trl_reward
+
+    for fmt in ("verl", "trl-grpo"):
+        result = runner.invoke(app, ["export", "default@latest", "--db", str(pipeline_db), "--format", fmt,
+                                     "--out", str(tmp_path / f"{fmt}.parquet")])
+        assert result.exit_code == 0, result.output
+    spec = str(tmp_path / "verl.reward_spec.json")
+    with Store(pipeline_db, read_only=True) as store:
+        version = store.resolve("default", "latest")
+        stored = {e.example_id: score for e, score, _ in store.iter_examples(version.version_id)}
+    rows = pq.read_table(tmp_path / "verl.parquet").to_pylist()
+    assert len(rows) == len(stored) >= 6
+    for row in rows:
+        example = Example.model_validate_json(row["extra_info"]["example"])
+        got = compute_score(row["data_source"], example.task.final_message, row["reward_model"]["ground_truth"],
+                            {**row["extra_info"], "reward_spec": spec})
+        assert got == stored[row["extra_info"]["example_id"]]
+    grpo = pq.read_table(tmp_path / "trl-grpo.parquet").to_pylist()
+    finals = [Example.model_validate_json(r["example"]).task.final_message for r in grpo]
+    columns = {k: [r[k] for r in grpo] for k in ("ground_truth", "example")}
+    assert trl_reward([r["prompt"] for r in grpo], finals, reward_spec=[spec] * len(grpo), **columns) == [
+        stored[r["example_id"]] for r in grpo]
+
+
+def test_the_reward_spec_is_the_tree_that_judged_the_version(pipeline_db: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import validators
+
+    real = validators.load_rubric
+
+    def edited(name: Any) -> Any:
+        tree = real(name)
+        return tree.model_copy(update={"min_score": 0.99})
+
+    monkeypatch.setattr(validators, "load_rubric", edited)
+    with Store(pipeline_db, read_only=True) as store:
+        version = store.resolve("default", "latest")
+        with pytest.raises(ExportError, match="was judged with rubric hash .* Restore that tree, or pass --rubric"):
+            build_reward_spec(store, version)
+        assert build_reward_spec(store, version, rubric="default").rubric.min_score == 0.99  # on purpose
 
 
 def test_cli_errors_name_the_flag(pipeline_db: Path, tmp_path: Path) -> None:
@@ -189,6 +271,7 @@ def test_cli_errors_name_the_flag(pipeline_db: Path, tmp_path: Path) -> None:
                                                                   "--split", "train=0.8,test=0.1")
     assert "needs per-message weights" in fail("-f", "trl-sft", "-o", str(tmp_path / "x.parquet"),
                                                "--train-on-tool-outputs", "1")
+    assert "--rubric is for RL formats" in fail("-f", "sharegpt", "-o", str(tmp_path / "x.jsonl"), "--rubric", "default")
     assert "--kinds" in fail("-f", "trl-sft", "-o", str(tmp_path / "x.parquet"), "--kinds", "single,sometimes")
     assert "--split does not apply to --format replay" in fail("-f", "replay", "-o", str(tmp_path / "r.parquet"),
                                                               "--split", "a=1")
