@@ -27,10 +27,17 @@ Status = Literal["accepted", "rejected", "judge_error"]
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+class _Derived(_Record):
+    """A record with computed ids: stored JSON carries them; they are derived again, not read back.
+
+    Only these records pay for a Python-level validator: the many nested
+    records without computed fields (tools, steps, sources) validate in pydantic's core.
+    """
+
     @model_validator(mode="before")
     @classmethod
     def _drop_computed(cls, data: Any) -> Any:
-        """Stored JSON carries computed ids; they are derived again, not read back."""
         if isinstance(data, dict) and any(k in data for k in cls.model_computed_fields):
             return {k: v for k, v in data.items() if k not in cls.model_computed_fields}
         return data
@@ -63,7 +70,7 @@ def call_key(toolset: str, toolset_version: str | None, tool: str, arguments: An
     return content_hash([toolset, toolset_version, tool, arguments])
 
 
-class Observation(_Record):
+class Observation(_Derived):
     """One executed call and exactly what came back, errors included."""
 
     toolset: str
@@ -123,7 +130,7 @@ class Step(_Record):
     )
 
 
-class Trace(_Record):
+class Trace(_Derived):
     """Executed calls in order; later arguments may come from earlier outputs.
 
     Empty only for a no_call task, where the right behaviour is not to call.
@@ -231,7 +238,7 @@ class Task(_Record):
         return "\n".join([self.user_request, *(t.content for t in self.dialogue if t.role == "user")])
 
 
-class Example(_Record):
+class Example(_Derived):
     """A candidate training example: the task, the trace that answers it, the tools offered."""
 
     task: Task
@@ -349,7 +356,7 @@ class VolatileField(_Record):
     pointer: str
 
 
-class TaskDifficulty(_Record):
+class TaskDifficulty(_Derived):
     """K solver attempts at one task: how often it was solved, and the 0/1 reward's variance."""
 
     example_id: str
