@@ -15,9 +15,12 @@ raises `ModelReplyError`. Both name the endpoint.
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
+import email.utils
 import json
 import math
 import os
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -25,6 +28,7 @@ from typing import Any, Literal, Protocol
 import httpx
 from tenacity import (
     AsyncRetrying,
+    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
@@ -92,6 +96,37 @@ class ReplyCache(Protocol):
     def get_reply(self, key: str) -> dict[str, Any] | None: ...
 
     def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None: ...
+
+
+_BACKOFF = wait_exponential_jitter(initial=0.5, max=20)
+_MAX_RETRY_AFTER = 120.0
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Seconds a 429/503 asks us to wait (Retry-After as seconds or an HTTP date), capped."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds()
+    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+def _wait(retry_state: RetryCallState) -> float:
+    """Honour Retry-After on 429/503 (plus a little jitter); otherwise jittered exponential backoff."""
+    outcome = retry_state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (429, 503):
+        asked = retry_after_seconds(exc.response)
+        if asked is not None:
+            return asked + random.uniform(0, 0.25)
+    return float(_BACKOFF(retry_state))
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -232,7 +267,7 @@ class ChatClient:
             async with self._semaphore:
                 async for attempt in AsyncRetrying(
                     stop=stop_after_attempt(self.attempts),
-                    wait=wait_exponential_jitter(initial=0.5, max=20),
+                    wait=_wait,
                     retry=retry_if_exception(_retryable),
                     reraise=True,
                 ):

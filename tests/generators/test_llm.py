@@ -173,3 +173,60 @@ def test_template_and_llm_writer_record_who_wrote_it(llama_endpoint: Endpoint) -
     # The plumbing model may or may not produce usable JSON; either way it is recorded.
     if task.writer_error is None:
         assert task.user_request != "(empty reply)"
+
+
+def test_429_honours_retry_after() -> None:
+    """A real loopback server answers 429 with Retry-After: 1 once; the retry waits for it."""
+    import time
+
+    times: list[float] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            times.append(time.monotonic())
+            if len(times) == 1:
+                body, status, extra = b'{"error": "slow down"}', 429, {"Retry-After": "1"}
+            else:
+                body, status, extra = json.dumps({"choices": [{"message": {"content": "ok"}}]}).encode(), 200, {}
+            self.send_response(status)
+            for k, v in {"Content-Type": "application/json", "Content-Length": str(len(body)), **extra}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        async def go() -> str:
+            endpoint = Endpoint(f"http://127.0.0.1:{server.server_address[1]}/v1", "m", flavor="openai")
+            async with ChatClient(endpoint, attempts=3) as client:
+                return (await client.chat([{"role": "user", "content": "x"}])).text
+
+        assert asyncio.run(go()) == "ok"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(times) == 2 and times[1] - times[0] >= 1.0
+
+
+def test_retry_after_parsing() -> None:
+    import datetime as dt
+    import email.utils
+
+    import httpx
+
+    from generators._llm import retry_after_seconds
+
+    def response(value: str | None) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": value} if value is not None else {})
+
+    assert retry_after_seconds(response("3")) == 3.0
+    assert retry_after_seconds(response("100000")) == 120.0  # capped
+    assert retry_after_seconds(response(None)) is None
+    assert retry_after_seconds(response("soon")) is None
+    later = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30), usegmt=True)
+    assert 25 <= (retry_after_seconds(response(later)) or 0) <= 30
