@@ -6,7 +6,8 @@ Schemas and a side-effect class, and executes one call at a time per `call`.
 
 `call` returns a `CallOutcome`. A tool that fails (an error result, an HTTP 4xx/5xx,
 an exception in a Python function) is an outcome with ``is_error=True``: an
-observation like any other. Only a toolset that cannot be used at all raises
+observation like any other. A failure where the tool gave no answer at all (a
+timeout, a lost connection, an HTTP 429 or 5xx) is also ``transient``. Only a toolset that cannot be used at all raises
 (`ToolsetError` and subclasses). Timing, timeouts and recording are the
 explorer's job, not the connector's.
 """
@@ -31,6 +32,10 @@ class CallOutcome:
     #: The call's own duration when a wrapper measured it apart from time spent queueing
     #: (see `LimitedToolset`); None when only the caller's clock knows.
     latency_ms: float | None = None
+    #: The tool gave no answer (a timeout, a lost connection, HTTP 429 or 5xx): a rerun
+    #: should ask again, so the call is not cached (see `CallRecorder`). A tool's own
+    #: error reply is not transient.
+    transient: bool = False
 
 
 class Toolset(abc.ABC):

@@ -167,7 +167,7 @@ class LimitedToolset(Toolset):
             try:
                 outcome = await asyncio.wait_for(self.inner.call(tool, arguments), self.timeout)
             except asyncio.TimeoutError:
-                outcome = CallOutcome(is_error=True, error=f"timed out after {self.timeout:g} s")
+                outcome = CallOutcome(is_error=True, error=f"timed out after {self.timeout:g} s", transient=True)
             finally:
                 self._in_flight -= 1
         # The call's own time, without the queueing above: what the tool took, not what we waited.

@@ -177,7 +177,8 @@ class _MCPSession(Toolset):
             result = await session.call_tool(tool, arguments, read_timeout_seconds=self.timeout)
         except Exception as exc:  # protocol error, timeout, dead server: an observation
             message = str(exc) or type(exc).__name__
-            return CallOutcome(is_error=True, error=_redact(f"{type(exc).__name__}: {message}", self._needles))
+            return CallOutcome(is_error=True, error=_redact(f"{type(exc).__name__}: {message}", self._needles),
+                               transient=True)
         if result.structured_content is not None:
             output = result.structured_content
         else:

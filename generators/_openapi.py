@@ -300,16 +300,19 @@ class OpenAPIToolset(Toolset):
         try:
             response = await self._send(request)
         except httpx.TimeoutException as exc:
-            return CallOutcome(is_error=True,
+            return CallOutcome(is_error=True, transient=True,
                                error=f"timed out after {self._timeout:g}s: {op.method} {url} ({_describe(exc)})")
         except httpx.RequestError as exc:
-            return CallOutcome(is_error=True, error=f"request failed: {op.method} {url} ({_describe(exc)})")
+            return CallOutcome(is_error=True, transient=True,
+                               error=f"request failed: {op.method} {url} ({_describe(exc)})")
         output = _redact(_parse_body(response), _needles(secrets.values()))
         if response.status_code >= 400:
             short = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
             reason = f"HTTP {response.status_code} {response.reason_phrase}"
             error = f"{reason}: {_one_line(short)[:200]}" if response.content else reason
-            return CallOutcome(output=output, is_error=True, error=error)
+            # 429 and 5xx say nothing about these arguments: not cached, a rerun asks again.
+            transient = response.status_code == 429 or response.status_code >= 500
+            return CallOutcome(output=output, is_error=True, error=error, transient=transient)
         return CallOutcome(output=output)
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
