@@ -1,5 +1,8 @@
 """Prefect artifacts for a finished generate run: a table of counts and a markdown report.
 
+Both carry the run's accounting (time, model requests and tokens per stage and
+endpoint, tool calls per toolset), the same numbers the run_stages view holds.
+
 Created at the end of the `generate` flow only, so they land on that flow run
 in the Prefect UI (Artifacts tab) and under a stable key per dataset, whose
 history shows the runs side by side. `run_pipeline` called without Prefect
@@ -40,7 +43,47 @@ def count_rows(summary: RunSummary) -> list[dict[str, Any]]:
     rows += [{"stage": "judge", "metric": f"status {k}", "value": v} for k, v in sorted(summary.status_counts.items())]
     rows += [{"stage": "commit", "metric": f"kind {k}", "value": v} for k, v in sorted(summary.kind_counts.items())]
     rows += [{"stage": "rejected", "metric": reason, "value": n} for reason, n in summary.top_reasons]
+    rows += accounting_rows(summary)
     return rows
+
+
+def accounting_rows(summary: RunSummary) -> list[dict[str, Any]]:
+    """Per stage: seconds, model requests and tokens (per endpoint too), tool calls per toolset."""
+    acct = summary.accounting
+    if acct is None:
+        return []
+    rows: list[dict[str, Any]] = []
+    for stage, t in acct.totals().items():
+        rows.append({"stage": stage, "metric": "seconds", "value": round(t.seconds, 3)})
+        if t.model_requests or t.cached_replies:
+            rows += [
+                {"stage": stage, "metric": "model requests", "value": t.model_requests},
+                {"stage": stage, "metric": "cached replies", "value": t.cached_replies},
+                {"stage": stage, "metric": "model errors", "value": t.model_errors},
+                {"stage": stage, "metric": "tokens in", "value": t.tokens_in},
+                {"stage": stage, "metric": "tokens out", "value": t.tokens_out},
+            ]
+    for (stage, endpoint), (tokens_in, tokens_out) in sorted(acct.tokens_by_endpoint().items()):
+        rows += [{"stage": stage, "metric": f"tokens in {endpoint}", "value": tokens_in},
+                 {"stage": stage, "metric": f"tokens out {endpoint}", "value": tokens_out}]
+    for c in acct.tool_calls:
+        rows += [{"stage": c.stage, "metric": f"tool calls {c.toolset}", "value": c.calls},
+                 {"stage": c.stage, "metric": f"tool errors {c.toolset}", "value": c.errors}]
+    return rows
+
+
+def accounting_markdown(summary: RunSummary) -> list[str]:
+    """A table of time, model requests, tokens and tool calls per stage."""
+    acct = summary.accounting
+    if acct is None:
+        return []
+    lines = ["## Accounting", "",
+             "| stage | seconds | model requests | cached | tokens in | tokens out | tool calls | tool errors |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for stage, t in acct.totals().items():
+        lines.append(f"| {stage} | {t.seconds:.2f} | {t.model_requests} | {t.cached_replies} | {t.tokens_in} | "
+                     f"{t.tokens_out} | {t.tool_calls} | {t.tool_errors} |")
+    return [*lines, ""]
 
 
 def report_markdown(summary: RunSummary) -> str:
@@ -65,10 +108,13 @@ def report_markdown(summary: RunSummary) -> str:
         lines += ["## Rejection reasons", "", "| reason | candidates |", "|---|---|"]
         lines += [f"| {reason.replace('|', '/')} | {n} |" for reason, n in summary.top_reasons]
         lines.append("")
+    lines += accounting_markdown(summary)
     if summary.skipped:
         lines += ["## Tools not called", ""] + [f"- {s.toolset}.{s.tool}: {s.reason}" for s in summary.skipped]
         lines.append("")
-    lines.append(f"Query it: `backchain sql \"SELECT * FROM runs WHERE run_id = '{summary.run_id}'\"`")
+    lines.append(f"Query it: `backchain sql \"SELECT * FROM run_stages WHERE run_id = '{summary.run_id}'\"`")
+    if version is not None:
+        lines.append(f"Report: `backchain report {summary.dataset}@{version.version} --out report.html`")
     return "\n".join(lines) + "\n"
 
 

@@ -42,9 +42,10 @@ from store import Store
 from validators import CheckContext, Judge, duplicate_judgement, load_rubric
 
 from . import _stages
+from ._accounting import RunAccounting
 from ._prefect_env import quiet_expected_errors
 from ._config import EMBEDDED_VALUES, RunConfig, ToolsetConfig
-from ._report import Reporter
+from ._report import Reporter, judge_leaf_count
 
 T = TypeVar("T")
 TaskWrapper = Callable[[Callable[..., Awaitable[T]], str], Callable[..., Awaitable[T]]]
@@ -78,6 +79,8 @@ class RunSummary:
     volatile_tools: dict[str, list[str]] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    #: Stage times, model requests and tool calls of the run (stored per stage as it ends).
+    accounting: RunAccounting | None = field(default=None, repr=False)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -200,10 +203,12 @@ async def run_pipeline(
             writer = LLMWriter(clients[0]) if writer_ep else None
             judge = Judge(judge_clients, min_coverage=config.min_coverage, seed=config.seed) if judge_clients else None
             summary = RunSummary(run_id=run_id, dataset=config.dataset, version=None)
+            acct = summary.accounting = RunAccounting(run_id)
+            acct.watch(clients)
             summary.models = {"writer": writer_ep.describe() if writer_ep else "template only",
                               "judge": judge.describe() if judge else "none"}
 
-            catalog = await as_task(_stages.list_tools, "list-tools")(toolsets, stage_config)
+            catalog = await acct.timed("list-tools", as_task(_stages.list_tools, "list-tools")(toolsets, stage_config))
             summary.skipped = catalog.skipped
             for s in catalog.skipped:
                 reporter.note(f"skipping {s.toolset}.{s.tool}: {s.reason}")
@@ -215,6 +220,7 @@ async def run_pipeline(
             store.start_run(run_id, config.dataset, config.redacted(), summary.models,
                             rubric_hash=rubric.rubric_hash, flow_run_id=flow_run_id or None)
             store.save_tools(catalog.tools, run_id)
+            acct.attach(store)  # the accounting so far, then each stage as it ends
             try:
                 summary = await _stages_in_order(stage_config, store, reporter, as_task, toolsets, catalog,
                                                  writer, judge, rubric, summary, _toolset_values(config, opened))
@@ -251,7 +257,8 @@ async def _stages_in_order(
 ) -> RunSummary:
     values = dict(EMBEDDED_VALUES) if config.uses_embedded_toolsets else {}
     values.update(config.values)
-    with reporter.stage("calling tools", total=config.max_calls) as advance:
+    acct = summary.accounting or RunAccounting(summary.run_id)
+    with acct.stage("explore"), reporter.stage("calling tools", total=config.max_calls) as advance:
         proposer = ValueProposer(writer.client) if config.propose_values and writer is not None else None
         calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
                                                           toolset_values, proposer)
@@ -263,28 +270,34 @@ async def _stages_in_order(
     summary.calls = len(observations)
     summary.call_errors = sum(o.is_error for o in observations)
     summary.tools_called = len({(o.toolset, o.tool) for o in observations})
+    acct.count_tools("explore", [(o.toolset, o.is_error) for o in observations])
 
-    traces = await as_task(_stages.chain, "chain")(calls, config)  # type: ignore[arg-type]
+    traces = await acct.timed("chain", as_task(_stages.chain, "chain")(calls, config))  # type: ignore[arg-type]
     summary.traces = len(traces)
     summary.multi_step = sum(len(t.steps) > 1 for t in traces)
 
-    drafts, plan = await as_task(_stages.draft, "draft")(calls, traces, config)
+    drafts, plan = await acct.timed("draft", as_task(_stages.draft, "draft")(calls, traces, config))
     summary.kinds_wanted, summary.kinds_short = plan.wanted, plan.shortfall()
-    with reporter.stage("writing tasks", total=len(drafts)) as advance:
+    with acct.stage("back-chain"), reporter.stage("writing tasks", total=len(drafts)) as advance:
         written: list[Example] = await as_task(_stages.write, "back-chain")(drafts, catalog, writer, config, advance)
     summary.tasks_written = len(written)
     if config.dedup_threshold > 0 and len(written) > 1:
         reporter.note("removing near-duplicate requests")
-    examples, duplicates = await as_task(_stages.dedup, "dedup")(written, config)
+    examples, duplicates = await acct.timed("dedup", as_task(_stages.dedup, "dedup")(written, config))
 
     recorded_at = max((o.started_at for o in observations), default=None)
     reporter.note("replaying calls to detect volatile outputs")
-    report = await as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config)
+    report = await acct.timed("replay", as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config))
     summary.volatile_tools = report.volatile_tools
+    acct.count_tools("replay", [(r.toolset, r.error is not None) for r in report.results.values()])
     store.save_volatility(summary.run_id, report.volatile_fields())
     ctx = CheckContext(replay=report, toolset_versions={n: t.version for n, t in toolsets.items()})
 
-    with reporter.stage("validating and judging", total=len(examples)) as advance:
+    leaves = judge_leaf_count(rubric) * len(examples) if judge is not None else 0
+    with acct.stage("judge"), reporter.stages(("validating and judging", len(examples)),
+                                              ("judge leaves", leaves)) as (advance, leaf):
+        if judge is not None:
+            judge.on_leaf = lambda: leaf(1)
         judgements = await as_task(_stages.judge, "judge")(examples, rubric, ctx, judge, advance)
 
     # Near duplicates are stored as rejected candidates naming the example they duplicate.
@@ -294,12 +307,13 @@ async def _stages_in_order(
         for removed, kept, sim in duplicates
     ]
     judgements = [j for _, j in pairs]
-    store.save_candidates(summary.run_id, config.dataset, pairs)
-    accepted = [(e.example_id, j.score) for e, j in pairs if j.status == "accepted"]
-    summary.version = store.seal_version(
-        config.dataset, run_id=summary.run_id, members=accepted,
-        message=config.message or f"backchain run {summary.run_id[:8]}",
-    )
+    with acct.stage("commit"):
+        store.save_candidates(summary.run_id, config.dataset, pairs)
+        accepted = [(e.example_id, j.score) for e, j in pairs if j.status == "accepted"]
+        summary.version = store.seal_version(
+            config.dataset, run_id=summary.run_id, members=accepted,
+            message=config.message or f"backchain run {summary.run_id[:8]}",
+        )
     summary.status_counts = dict(Counter(j.status for j in judgements))
     summary.kind_counts = dict(Counter(e.task.kind for e, j in pairs if j.status == "accepted"))
     summary.writer_counts = dict(Counter(
@@ -308,6 +322,7 @@ async def _stages_in_order(
     summary.top_reasons = Counter(
         _reason_key(j.reason) for j in judgements if j.status != "accepted"
     ).most_common(5)
+    acct.close()
     return summary
 
 

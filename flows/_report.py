@@ -1,16 +1,61 @@
-"""Terminal output: progress per stage while the run works, a summary at the end."""
+"""Terminal output: progress per stage while the run works, a summary at the end.
+
+Progress goes to stderr (stdout stays clean for data): one bar per stage with
+done/total, rate, elapsed time and ETA; the judge stage shows a second bar,
+judge leaves, which the judge advances per question. ``quiet`` shows nothing.
+On a console that is not a terminal rich draws no live bars.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 if TYPE_CHECKING:
+    from ._accounting import RunAccounting
     from ._generate import RunSummary
+
+Advance = Callable[[int], None]
+
+
+def _noop(_n: int) -> None:
+    return None
+
+
+class RateColumn(ProgressColumn):
+    """Items per second (per minute when slower than one a second)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if not speed:
+            return Text("    -/s", style="progress.data.speed")
+        if speed < 1:
+            return Text(f"{speed * 60:5.1f}/min", style="progress.data.speed")
+        return Text(f"{speed:5.1f}/s", style="progress.data.speed")
+
+
+def judge_leaf_count(rubric: Any) -> int:
+    """How many judge questions a rubric asks of one example (at most: gates may skip some)."""
+    def count(node: Any) -> int:
+        if not node.children:
+            return 1 if node.question is not None else 0
+        return sum(count(child) for child in node.children)
+
+    return count(rubric.root)
 
 
 class Reporter:
@@ -25,24 +70,44 @@ class Reporter:
             self.console.print(f"[dim]·[/dim] {text}")
 
     @contextmanager
-    def stage(self, name: str, total: int) -> Iterator[Callable[[int], None]]:
+    def stage(self, name: str, total: int) -> Iterator[Advance]:
+        """One bar; yields ``advance(n)``."""
+        with self.stages((name, total)) as (advance,):
+            yield advance
+
+    @contextmanager
+    def stages(self, *bars: tuple[str, int]) -> Iterator[tuple[Advance, ...]]:
+        """Bars shown together, one ``advance(n)`` each; a bar with total 0 is not shown.
+
+        When the stage ends every bar shows what was done (a budget not used up,
+        judge leaves a failed gate skipped), not the total it started with.
+        """
         if self.quiet:
-            yield lambda _n: None
+            yield tuple(_noop for _ in bars)
             return
         with Progress(
-            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), RateColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
             console=self.console, transient=False,
         ) as progress:
-            task = progress.add_task(name, total=max(total, 1))
-            done = 0
+            done: list[int] = [0] * len(bars)
+            ids = [progress.add_task(name, total=max(total, 1)) if total > 0 else None for name, total in bars]
 
-            def advance(n: int) -> None:
-                nonlocal done
-                done += n
-                progress.update(task, completed=min(done, max(total, 1)))
+            def advancer(i: int) -> Advance:
+                task_id = ids[i]
+                if task_id is None:
+                    return _noop
 
-            yield advance
-            progress.update(task, completed=max(total, 1), total=max(done, total, 1))
+                def advance(n: int) -> None:
+                    done[i] += n
+                    progress.update(task_id, completed=done[i], total=max(bars[i][1], done[i], 1))
+
+                return advance
+
+            yield tuple(advancer(i) for i in range(len(bars)))
+            for i, task_id in enumerate(ids):
+                if task_id is not None:
+                    progress.update(task_id, total=max(done[i], 1), completed=done[i])
 
 
 def render_summary(summary: RunSummary, db: str) -> str:
@@ -78,6 +143,8 @@ def render_summary(summary: RunSummary, db: str) -> str:
     if summary.volatile_tools:
         lines.append("  volatile tools " + ", ".join(f"{t} ({', '.join(p[:3])})" for t, p in summary.volatile_tools.items()))
     lines.append(f"  models         writer: {summary.models.get('writer')}; judge: {summary.models.get('judge')}")
+    if summary.accounting is not None:
+        lines += accounting_lines(summary.accounting)
     if v is not None:
         lines += [
             f"  new version    {v.dataset}@{v.version}  ({v.row_count} rows, content {v.content_hash[:12]})",
@@ -85,6 +152,21 @@ def render_summary(summary: RunSummary, db: str) -> str:
             "Next:",
             f"  backchain sql \"SELECT status, reason, user_request FROM candidates WHERE run_id = '{summary.run_id}'\" --db {db}",
             f"  backchain sql \"SELECT * FROM dataset_rows('{v.dataset}', 'latest')\" --db {db}",
+            f"  backchain report {v.dataset}@{v.version} --out report.html --db {db}",
             f"  backchain export {v.dataset}@{v.version} --format trl-sft --out out/{v.dataset}-v{v.version}.jsonl --db {db}",
         ]
     return "\n".join(lines)
+
+
+def accounting_lines(accounting: RunAccounting) -> list[str]:
+    """Wall time per stage and model tokens per stage, for the end-of-run summary."""
+    totals = accounting.totals()
+    lines = ["  time per stage " + ", ".join(f"{name} {t.seconds:.1f} s" for name, t in totals.items())]
+    used = [(name, t) for name, t in totals.items() if t.model_requests or t.cached_replies]
+    if used:
+        lines.append("  model tokens   " + "; ".join(
+            f"{name} {t.tokens_in} in / {t.tokens_out} out ({t.model_requests} requests"
+            + (f", {t.cached_replies} cached" if t.cached_replies else "")
+            + (f", {t.model_errors} failed" if t.model_errors else "") + ")"
+            for name, t in used))
+    return lines

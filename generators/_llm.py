@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -34,7 +35,14 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from schemas import ModelReplyError, ModelRequestRejected, ModelUnavailable, content_hash
+from schemas import (
+    ModelError,
+    ModelReplyError,
+    ModelRequest,
+    ModelRequestRejected,
+    ModelUnavailable,
+    content_hash,
+)
 
 from ._timing import MODEL_CLOCK
 
@@ -162,6 +170,25 @@ class ChatClient:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.requests = 0
+        # Accounting, off until a caller sets a list (flows/ does, and drains it per stage):
+        # one ModelRequest per chat call, cache hits and failures included.
+        self.log: list[ModelRequest] | None = None
+
+    def take_log(self) -> list[ModelRequest]:
+        """The requests logged since the last call, oldest first; logging goes on (and is on from now)."""
+        taken, self.log = self.log or [], []
+        return taken
+
+    def _account(self, key: str, started: _dt.datetime, clock: float, reply: ChatReply | None,
+                 error: str | None = None) -> None:
+        if self.log is None:
+            return
+        self.log.append(ModelRequest(
+            endpoint=self.endpoint.url, model=self.endpoint.model, key=key, started_at=started,
+            latency_ms=(time.perf_counter() - clock) * 1000.0,
+            tokens_in=reply.prompt_tokens if reply else 0, tokens_out=reply.completion_tokens if reply else 0,
+            cached=reply.cached if reply else False, error=error,
+        ))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -248,12 +275,19 @@ class ChatClient:
         if extra:
             body.update(extra)
         key = content_hash([self.cache_scope, body])
+        started, clock = _dt.datetime.now(_dt.timezone.utc), time.perf_counter()
         if self.cache is not None:
             hit = self.cache.get_reply(key)
             if hit is not None:
-                return ChatReply.from_json(hit)
-        data = await self._post(body)
-        reply = self._parse(data)
+                cached = ChatReply.from_json(hit)
+                self._account(key, started, clock, cached)
+                return cached
+        try:
+            reply = self._parse(await self._post(body))
+        except ModelError as exc:
+            self._account(key, started, clock, None, error=str(exc))
+            raise
+        self._account(key, started, clock, reply)
         self.requests += 1
         self.prompt_tokens += reply.prompt_tokens
         self.completion_tokens += reply.completion_tokens

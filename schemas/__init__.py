@@ -1,5 +1,6 @@
 """Record shapes, defined once: pydantic models plus generated JSON Schemas."""
 
+from ._accounting import ModelRequest, StageTiming, ToolCallCount
 from ._errors import (
     BackchainError,
     ConfigError,
@@ -125,6 +126,7 @@ __all__ = [
     "LoadDrift",
     "ModelError",
     "ModelReplyError",
+    "ModelRequest",
     "ModelRequestRejected",
     "ModelUnavailable",
     "Normaliser",
@@ -149,6 +151,7 @@ __all__ = [
     "ShareGptTurn",
     "SideEffect",
     "SpecError",
+    "StageTiming",
     "Status",
     "Step",
     "StoreError",
@@ -156,6 +159,7 @@ __all__ = [
     "TaskDifficulty",
     "TaskKind",
     "Tool",
+    "ToolCallCount",
     "ToolEdge",
     "ToolsetError",
     "ToolsetStartError",

@@ -26,6 +26,7 @@ import duckdb
 
 from schemas import SchemaVersionError
 
+from ._accounting import m007_run_accounting
 from ._connection import first_row
 from ._facts import m003_tool_graph_volatility_difficulty, m004_flag_empty_results
 from ._hashing import member_digest
@@ -83,7 +84,7 @@ def m002_lineage_diff_retention(con: duckdb.DuckDBPyConnection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial, m002_lineage_diff_retention, m003_tool_graph_volatility_difficulty,
-    m004_flag_empty_results,
+    m004_flag_empty_results, m007_run_accounting,
 )
 
 

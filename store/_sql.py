@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._accounting import ACCOUNTING_COLUMNS, ACCOUNTING_MACROS, RUNS_ACCOUNTING_COLUMNS
 from ._facts import FACT_COLUMNS
 
 STATUSES = ("accepted", "rejected", "judge_error")
@@ -532,6 +533,8 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 CONTRACT_COLUMNS.update(FACT_COLUMNS)
+CONTRACT_COLUMNS.update(ACCOUNTING_COLUMNS)
+CONTRACT_COLUMNS["runs"] += RUNS_ACCOUNTING_COLUMNS  # m007
 
 # Names in CONTRACT_COLUMNS that are table macros (called with arguments), not views.
 TABLE_MACROS: dict[str, str] = {
@@ -539,6 +542,7 @@ TABLE_MACROS: dict[str, str] = {
     "dataset_diff": "dataset_diff(dataset, a, b)",
     "version_diff": "version_diff(version_id_a, version_id_b)",
     "lineage": "lineage(example_id)",
+    **ACCOUNTING_MACROS,
 }
 
 # SHA-256 over the sorted member ids, newline-joined; an empty version hashes ''.

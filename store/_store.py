@@ -76,6 +76,7 @@ from schemas import (
 )
 
 from . import _arrow, _gc, _migrations
+from ._accounting import AccountingMixin
 from ._connection import connect, first_line, first_row, translate_error
 from ._facts import FactsMixin
 from ._gc import GcReport
@@ -144,7 +145,7 @@ class VersionDiff:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class Store(FactsMixin):
+class Store(FactsMixin, AccountingMixin):
     """Tables, views, versions and caches in one DuckDB file."""
 
     def __init__(

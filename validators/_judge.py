@@ -42,7 +42,7 @@ import contextlib
 import itertools
 import json
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -181,6 +181,8 @@ class Judge:
         self.stats = JudgeStats(per_client=[0] * len(self.clients))
         self._turn = itertools.count()
         self._free: asyncio.Queue[ChatClient] | None = None
+        # Called once per leaf answered or failed (e.g. a progress bar's advance).
+        self.on_leaf: Callable[[], None] | None = None
 
     @classmethod
     def connect(cls, settings: JudgeSettings, cache: ReplyCache | None = None) -> Judge:
@@ -265,6 +267,9 @@ class Judge:
         except ModelError:
             self.stats.failed += 1
             raise
+        finally:
+            if self.on_leaf is not None:
+                self.on_leaf()
 
     async def _vote(
         self, client: ChatClient, messages: list[dict[str, str]], coverage: float, extra: dict[str, Any] | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from flows import Reporter, RunConfig, generate_flow, run_pipeline
@@ -34,6 +35,15 @@ def test_a_flow_run_carries_a_counts_table_and_a_report(tmp_path: Path, prefect_
     report = artifacts["backchain-art-1-report"]
     assert report.type == "markdown"  # type: ignore[attr-defined]
     assert summary.run_id[:12] in report.data and f"{summary.calls} tool calls" in report.data  # type: ignore[attr-defined]
+    # the run's accounting, the same numbers the run_stages view holds
+    rows = json.loads(table.data)  # type: ignore[attr-defined]
+    with Store(db, read_only=True) as store:
+        _, stages = store.query("SELECT stage, seconds, tool_calls FROM run_stages WHERE run_id = ?", [summary.run_id])
+    seconds = {(r["stage"]): r["value"] for r in rows if r["metric"] == "seconds"}
+    assert seconds == {stage: round(s, 3) for stage, s, _ in stages}
+    explore = next(n for stage, _, n in stages if stage == "explore")
+    assert {"stage": "explore", "metric": "tool calls backchain-builtin", "value": explore} in rows
+    assert "## Accounting" in report.data and "| explore |" in report.data  # type: ignore[attr-defined]
 
 
 def test_keys_use_prefects_alphabet() -> None:

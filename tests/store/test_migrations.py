@@ -104,3 +104,23 @@ def test_a_newer_file_is_refused_and_never_changed(old_file: Path) -> None:
         with pytest.raises(SchemaVersionError, match="schema version 42, newer than"):
             Store(old_file, read_only=read_only)
     assert file_digest(old_file) == digest
+
+
+def test_m007_adds_the_accounting_and_report_macros_to_an_old_file(old_file: Path) -> None:
+    with Store(old_file) as s:
+        assert s.query("SELECT name FROM _migrations WHERE version = 7")[1] == [("m007_run_accounting",)]
+        # the old run has no accounting: NULL, not zero
+        cols, rows = s.query("SELECT tokens_in, model_requests, tool_calls, stage_seconds, wall_seconds "
+                             "FROM runs WHERE run_id = 'run-fixture'")
+        assert rows == [(None, None, None, None, rows[0][4])] and rows[0][4] is not None
+        for view in ("run_stages", "run_model_usage", "run_tool_calls", "model_requests"):
+            assert s.query(f"SELECT count(*) FROM {view}")[1] == [(0,)]
+        # the report's macros read the migrated versions: the old run made them, from its observations
+        assert s.query("SELECT * FROM version_runs(resolve_version('geo', 1))")[1] == [("run-fixture",)]
+        meta, tables = s.report_tables("geo", "2")
+        assert meta["version"] == 2
+        _, kinds = tables["report_kinds"]
+        assert sum(n for _, n, _ in kinds) == EXPECTED["versions"][1]["row_count"]
+        cols, coverage = tables["report_tool_coverage"]
+        assert sum(r[cols.index("calls")] for r in coverage) == EXPECTED["counts"]["obs_rows"]
+        assert tables["report_stages"][1] == []  # nothing was timed before m007
