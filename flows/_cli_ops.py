@@ -1,4 +1,4 @@
-"""Operations commands: `serve`, `schedules` (and `report`). Registered on the app in cli.py.
+"""Operations commands: `serve`, `schedules` and `report`. Registered on the app in cli.py.
 
 Kept out of cli.py so that command module stays a list of thin wrappers and
 these, which start servers and read the Prefect API, live beside each other.
@@ -63,5 +63,40 @@ def schedules(
         rows = list_schedules(find_api_url())
         columns = ["deployment", "dataset", "schedule", "paused", "next_run", "last_run", "last_run_end"]
         typer.echo(_render_rows(columns, [tuple(r[c] for c in columns) for r in rows], format), nl=False)
+    except BackchainError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def report(
+    ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest|@TIME]."),
+    out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained: no network needed to view it)."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Write a version's run report as one HTML page: coverage, chains, kinds, scores, leaves,
+    rejections, time and tokens per stage, latency percentiles.
+
+    Every number comes from the report_* SQL macros, e.g.
+    backchain sql "SELECT * FROM report_stages('default', 'latest')".
+
+    Example: backchain report default@latest --out report.html
+    """
+    try:
+        from schemas import ConfigError
+        from store import Store, parse_ref
+
+        from ._html_report import write_report
+
+        dataset_name, version_ref = parse_ref(ref)
+        path = _db(db)
+        if not path.exists():
+            raise ConfigError(f"no database at {path}: run `backchain run` first, or pass --db")
+        with Store(path, read_only=True) as store:
+            try:
+                meta, written = write_report(store, dataset_name, version_ref, out)
+            except OSError as exc:
+                raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        typer.echo(f"wrote the report of {meta['dataset']}@{meta['version']} "
+                   f"(version {meta['version_id']}, content {meta['content_hash'][:12]}) to {written}")
     except BackchainError as exc:
         _fail(str(exc))
