@@ -12,16 +12,18 @@ from ._backchain import (
     user_values,
 )
 from ._base import CallOutcome, Toolset
+from ._breaker import ErrorRateBreaker
 from ._chains import build_traces
 from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
 from ._graph import candidate_edges, field_of, observed_edges
 from ._llm import ChatClient, ChatReply, Endpoint, ReplyCache
 from ._local_model import LocalModelServer, bundled_gguf
-from ._limits import LimitedToolset
+from ._limits import LimitedToolset, Pacer
 from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
 from ._propose import ValueProposer
 from ._python import PythonToolset
+from ._retry import RetriesExhausted, RetryPolicy
 from ._solver import Attempt, Solver
 from ._side_effects import classify_http, classify_mcp
 from ._simulator import (
@@ -46,6 +48,7 @@ __all__ = [
     "DEFAULT_MIX",
     "Draft",
     "Endpoint",
+    "ErrorRateBreaker",
     "ExploreConfig",
     "ExploredCall",
     "Explorer",
@@ -59,11 +62,14 @@ __all__ = [
     "MODEL_CLOCK",
     "MissPolicy",
     "OpenAPIToolset",
+    "Pacer",
     "PythonToolset",
     "REPLAY_COLUMNS",
     "RecordedCall",
     "ReplaySimulator",
     "ReplyCache",
+    "RetriesExhausted",
+    "RetryPolicy",
     "SimulatedOutcome",
     "SkippedTool",
     "Solver",

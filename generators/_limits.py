@@ -21,6 +21,14 @@ seconds apart, never in bursts. That is stricter than a token bucket with a
 full minute of burst, and it is what keeps a server that also enforces
 per-second limits from answering 429.
 
+Every call's outcome is reported to the run's circuit breaker when one is
+given (`ErrorRateBreaker`): a transient outcome (no answer from the tool) as a
+failure, anything else as a success. Once the breaker is open, `call` raises
+`ErrorRateExceeded` instead of calling.
+
+`Pacer` is shared with the model client (`ChatClient`), which spaces its
+requests to one endpoint the same way.
+
 Side-effect overrides replace a tool's class with the user's (source
 ``override``); an override or an allow entry naming a tool the toolset does not
 have is a `ConfigError`, so a typo cannot silently leave a write tool callable
@@ -38,16 +46,22 @@ from typing import Any, get_args
 from schemas import ConfigError, SideEffect, Tool
 
 from ._base import CallOutcome, Toolset
+from ._breaker import ErrorRateBreaker
 
 _SIDE_EFFECTS = get_args(SideEffect)
 
 
-class _Pacer:
+class Pacer:
     """Start times at least ``interval`` seconds apart (slots are reserved in call order)."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._next = 0.0
+
+    @classmethod
+    def per_minute(cls, rate: float | None) -> Pacer | None:
+        """A pacer for ``rate`` requests per minute; None for no limit."""
+        return cls(60.0 / rate) if rate else None
 
     async def wait(self) -> None:
         loop = asyncio.get_running_loop()
@@ -71,6 +85,7 @@ class LimitedToolset(Toolset):
         timeout: float | None = None,
         side_effects: Mapping[str, SideEffect] | None = None,
         allow: Collection[str] = (),
+        breaker: ErrorRateBreaker | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigError(f"toolset {inner.name or inner!r}: concurrency must be at least 1, not {concurrency}")
@@ -96,7 +111,9 @@ class LimitedToolset(Toolset):
         #: Tool names (of this toolset) to call whatever their class.
         self.allow = tuple(allow)
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._pacer = _Pacer(60.0 / rate_limit_per_min) if rate_limit_per_min else None
+        self._pacer = Pacer.per_minute(rate_limit_per_min)
+        #: The run's circuit breaker, told the outcome of every call.
+        self.breaker = breaker
         self._in_flight = 0
         #: The most calls that were running inside the inner toolset at once.
         self.max_in_flight = 0
@@ -135,7 +152,7 @@ class LimitedToolset(Toolset):
     async def start(self) -> None:
         # Fresh primitives per start: an asyncio primitive belongs to the loop that first used it.
         self._semaphore = asyncio.Semaphore(self.concurrency)
-        self._pacer = _Pacer(self._pacer.interval) if self._pacer is not None else None
+        self._pacer = Pacer(self._pacer.interval) if self._pacer is not None else None
         await self.inner.start()
 
     async def close(self) -> None:
@@ -161,6 +178,8 @@ class LimitedToolset(Toolset):
         async with self._semaphore:
             if self._pacer is not None:
                 await self._pacer.wait()
+            if self.breaker is not None:
+                self.breaker.check()  # open: no new call starts
             self._in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self._in_flight)
             t0 = time.perf_counter()
@@ -170,5 +189,8 @@ class LimitedToolset(Toolset):
                 outcome = CallOutcome(is_error=True, error=f"timed out after {self.timeout:g} s", transient=True)
             finally:
                 self._in_flight -= 1
+            if self.breaker is not None:
+                failure = (outcome.error or "no answer") if outcome.transient else None
+                self.breaker.record(f"toolset {self.name!r}", failure)
         # The call's own time, without the queueing above: what the tool took, not what we waited.
         return dataclasses.replace(outcome, latency_ms=round((time.perf_counter() - t0) * 1000, 3))

@@ -6,34 +6,33 @@ parts each server spells differently: JSON-constrained output (llama.cpp takes
 OpenAI ``json_schema``), constrained choices, and first-token logprobs.
 The server's flavour is detected once from ``GET /models``.
 
-Retries: connection errors, timeouts, 429 and 5xx are retried with jittered
-exponential backoff (tenacity); anything else fails at once. A request that
-still fails raises `ModelUnavailable`; a reply that is not what was asked for
-raises `ModelReplyError`. Both name the endpoint.
+Retries: connection errors, timeouts, 429 and 5xx are retried by the shared
+`RetryPolicy` (Retry-After on 429/503, else jittered exponential backoff);
+anything else fails at once. A request that still fails raises
+`ModelUnavailable`; a reply that is not what was asked for raises
+`ModelReplyError`. Both name the endpoint.
+
+Limits per endpoint: ``concurrency`` requests in flight, and optionally a
+``rate_limit_per_min`` (or a `Pacer` shared by every client of one server):
+every HTTP attempt, retries included, takes a rate slot. A run's
+`ErrorRateBreaker`, when given, hears the outcome of every request (after its
+retries): a request that got no usable answer counts as a failure; a 4xx
+refusal or an unusable reply does not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as _dt
-import email.utils
 import json
 import math
 import os
-import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from schemas import (
     ModelError,
@@ -44,6 +43,9 @@ from schemas import (
     content_hash,
 )
 
+from ._breaker import ErrorRateBreaker
+from ._limits import Pacer
+from ._retry import RetriesExhausted, RetryPolicy
 from ._timing import MODEL_CLOCK
 
 Flavor = Literal["auto", "vllm", "llama.cpp", "openai"]
@@ -106,37 +108,6 @@ class ReplyCache(Protocol):
     def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None: ...
 
 
-_BACKOFF = wait_exponential_jitter(initial=0.5, max=20)
-_MAX_RETRY_AFTER = 120.0
-
-
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Seconds a 429/503 asks us to wait (Retry-After as seconds or an HTTP date), capped."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
-
-
-def _wait(retry_state: RetryCallState) -> float:
-    """Honour Retry-After on 429/503 (plus a little jitter); otherwise jittered exponential backoff."""
-    outcome = retry_state.outcome
-    exc = outcome.exception() if outcome is not None else None
-    if isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code in (429, 503):
-        asked = retry_after_seconds(exc.response)
-        if asked is not None:
-            return asked + random.uniform(0, 0.25)
-    return float(_BACKOFF(retry_state))
-
-
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, (httpx.TransportError, httpx.TimeoutException)):
         return True
@@ -157,9 +128,16 @@ class ChatClient:
         concurrency: int = 4,
         cache: ReplyCache | None = None,
         cache_scope: str | None = None,
+        rate_limit_per_min: float | None = None,
+        pacer: Pacer | None = None,
+        breaker: ErrorRateBreaker | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.attempts = attempts
+        self.retry = RetryPolicy(attempts=attempts)
+        #: Spaces this client's requests (shared with other clients of the same server when given).
+        self.pacer = pacer or Pacer.per_minute(rate_limit_per_min)
+        self.breaker = breaker
         self.cache = cache
         # What a cached reply is keyed by besides the request: the URL, or a name
         # shared by replicas of one model so any replica's reply answers them all.
@@ -297,31 +275,42 @@ class ChatClient:
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.endpoint.url}/chat/completions"
+        where = f"model endpoint {self.endpoint.describe()}"
+
+        async def attempt() -> dict[str, Any]:
+            if self.breaker is not None:
+                self.breaker.check()  # open: no new request starts
+            if self.pacer is not None:
+                await self.pacer.wait()
+            with MODEL_CLOCK:
+                resp = await self._client.post(url, json=body, headers=self._headers())
+                resp.raise_for_status()
+                return dict(resp.json())
+
         try:
             async with self._semaphore:
-                async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.attempts),
-                    wait=_wait,
-                    retry=retry_if_exception(_retryable),
-                    reraise=True,
-                ):
-                    with attempt, MODEL_CLOCK:
-                        resp = await self._client.post(url, json=body, headers=self._headers())
-                        resp.raise_for_status()
-                        return dict(resp.json())
-        except httpx.HTTPStatusError as exc:
-            text = exc.response.text[:200].replace("\n", " ")
+                data = await self.retry.run(attempt, retryable=_retryable)
+        except RetriesExhausted as exc:
+            response = exc.response
+            text = f": {response.text[:200]}" if response is not None and response.text else ""
+            self._record(exc.describe())
+            raise ModelUnavailable(f"{where} failed: {exc.describe()}{_one_line(text)}") from exc
+        except httpx.HTTPStatusError as exc:  # a 4xx other than 429: this request was refused
             status = exc.response.status_code
-            message = f"model endpoint {self.endpoint.describe()} answered HTTP {status}: {text}"
-            if 400 <= status < 500 and status != 429:
-                raise ModelRequestRejected(message, status) from exc
-            raise ModelUnavailable(message) from exc
-        except (httpx.HTTPError, ValueError) as exc:
-            raise ModelUnavailable(
-                f"model endpoint {self.endpoint.describe()} failed after {self.attempts} "
-                f"attempts: {type(exc).__name__}: {exc}"
+            self._record(None)
+            raise ModelRequestRejected(
+                f"{where} answered HTTP {status}: {_one_line(exc.response.text[:200])}", status
             ) from exc
-        raise ModelUnavailable(f"model endpoint {self.endpoint.describe()} gave no reply")
+        except (httpx.HTTPError, ValueError) as exc:
+            self._record(f"{type(exc).__name__}: {exc}")
+            raise ModelUnavailable(f"{where} failed: {type(exc).__name__}: {_one_line(str(exc))}") from exc
+        self._record(None)
+        return data
+
+    def _record(self, failure: str | None) -> None:
+        """Tell the run's breaker how this request ended (None: an answer came back)."""
+        if self.breaker is not None:
+            self.breaker.record(f"model endpoint {self.endpoint.describe()}", failure)
 
     def _parse(self, data: Mapping[str, Any]) -> ChatReply:
         try:
@@ -349,3 +338,7 @@ class ChatClient:
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
         )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -8,8 +8,15 @@ function-calling model fills in: parameters by name, and an object body's
 properties beside them unless a name collides (then the body is one ``body``
 argument).
 
-Every request goes through `_send`, the single seam where retries for 429/503
-(honouring Retry-After) will live.
+Every request goes through `_send`, which retries by the shared `RetryPolicy`
+within the call's timeout: 429 and 503 for any method (the server did not act
+on the request, and Retry-After is honoured); 502, 504, lost connections and
+timeouts only for idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE),
+since a POST may have been applied before the answer was lost; a refused
+connection always (nothing was sent). A 500 is not retried: it is usually the
+same answer to the same arguments. What still fails is an outcome whose error
+names the attempts, e.g. "HTTP 429 Too Many Requests after 4 attempts;
+Retry-After 2 s: slow down", marked ``transient``.
 
 Secrets: ``auth_headers`` maps a header to an environment variable *name*. The
 value is read at call time, sent, and never stored; if a server echoes it back,
@@ -23,6 +30,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +44,7 @@ import yaml
 from schemas import ConfigError, SpecError, Tool, ToolsetError, ToolsetUnreachable
 
 from ._base import CallOutcome, Toolset
+from ._retry import RetriesExhausted, RetryPolicy
 from ._side_effects import classify_http
 
 _METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -44,6 +53,8 @@ _IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _FORM = "application/x-www-form-urlencoded"
 _REDACTED = "[REDACTED]"
 _MAX_NAME = 64
+# RFC 9110 idempotent methods: repeating one after a lost answer cannot apply it twice.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 _Location = Literal["path", "query", "header", "body"]
 
@@ -72,6 +83,7 @@ class OpenAPIToolset(Toolset):
         name: str | None = None,
         auth_headers: Mapping[str, str] | None = None,
         timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._spec = spec
         self._base_url_arg = base_url
@@ -80,6 +92,8 @@ class OpenAPIToolset(Toolset):
         self._name_given = name is not None
         self._auth_env = dict(auth_headers or {})
         self._timeout = timeout
+        #: Retries of one call; all of them together stay within ``timeout``.
+        self.retry = retry or RetryPolicy()
         self.base_url: str | None = None
         #: Operations or parameters left out, each with the reason (nothing is dropped silently).
         self.skipped: list[str] = []
@@ -297,18 +311,19 @@ class OpenAPIToolset(Toolset):
             request = client.build_request(op.method, url, params=query, headers=headers, **payload)
         except (TypeError, ValueError, httpx.InvalidURL) as exc:
             return CallOutcome(is_error=True, error=f"{tool}: cannot build request ({_describe(exc)})")
+        retried: RetriesExhausted | None = None
         try:
             response = await self._send(request)
-        except httpx.TimeoutException as exc:
-            return CallOutcome(is_error=True, transient=True,
-                               error=f"timed out after {self._timeout:g}s: {op.method} {url} ({_describe(exc)})")
+        except RetriesExhausted as exc:
+            if exc.response is None:  # no answer on any attempt
+                return self._no_answer(exc.last, op.method, url, exc.attempts)
+            response, retried = exc.response, exc
         except httpx.RequestError as exc:
-            return CallOutcome(is_error=True, transient=True,
-                               error=f"request failed: {op.method} {url} ({_describe(exc)})")
+            return self._no_answer(exc, op.method, url, 1)
         output = _redact(_parse_body(response), _needles(secrets.values()))
         if response.status_code >= 400:
             short = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
-            reason = f"HTTP {response.status_code} {response.reason_phrase}"
+            reason = retried.describe() if retried else f"HTTP {response.status_code} {response.reason_phrase}"
             error = f"{reason}: {_one_line(short)[:200]}" if response.content else reason
             # 429 and 5xx say nothing about these arguments: not cached, a rerun asks again.
             transient = response.status_code == 429 or response.status_code >= 500
@@ -316,9 +331,43 @@ class OpenAPIToolset(Toolset):
         return CallOutcome(output=output)
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
-        """Send one request. The seam for retries on 429/503 with Retry-After."""
-        assert self._client is not None
-        return await self._client.send(request)
+        """Send one request, retrying by `self.retry` while the call's timeout allows.
+
+        Returns the answer, even an error status that is not retried. Raises
+        `RetriesExhausted` when retries ran out (its ``response`` is the last
+        429/5xx, or None when no attempt got an answer), or the
+        `httpx.RequestError` of a failure that is not retried.
+        """
+        client = self._require_client()
+        started = time.monotonic()
+        idempotent = request.method in _IDEMPOTENT
+
+        async def attempt() -> httpx.Response:
+            # Each attempt may use only what is left of the call's timeout.
+            left = max(self._timeout - (time.monotonic() - started), 0.001)
+            request.extensions["timeout"] = httpx.Timeout(min(left, self._timeout)).as_dict()
+            response = await client.send(request)
+            status = response.status_code
+            if status in (429, 503) or (idempotent and status in (502, 504)):
+                response.raise_for_status()  # the retry policy reads the response off the error
+            return response
+
+        def retryable(exc: BaseException) -> bool:
+            if isinstance(exc, (httpx.HTTPStatusError, httpx.ConnectError, httpx.ConnectTimeout)):
+                return True  # a status attempt() chose to retry, or nothing was sent
+            return idempotent and isinstance(exc, (httpx.TimeoutException, httpx.NetworkError,
+                                                   httpx.RemoteProtocolError))
+
+        return await self.retry.run(attempt, retryable=retryable, budget=self._timeout)
+
+    def _no_answer(self, exc: BaseException, method: str, url: str, attempts: int) -> CallOutcome:
+        """The outcome of a call that got no HTTP answer at all (timeout, refused, lost connection)."""
+        tries = f"; {attempts} attempts" if attempts > 1 else ""
+        if isinstance(exc, httpx.TimeoutException):
+            error = f"timed out after {self._timeout:g}s: {method} {url} ({_describe(exc)}{tries})"
+        else:
+            error = f"request failed: {method} {url} ({_describe(exc)}{tries})"
+        return CallOutcome(is_error=True, transient=True, error=error)
 
     def _secret_headers(self) -> dict[str, str]:
         """Auth header values, read from the environment now and never kept."""

@@ -4,6 +4,7 @@ from ._accounting import ModelRequest, StageTiming, ToolCallCount
 from ._errors import (
     BackchainError,
     ConfigError,
+    ErrorRateExceeded,
     ExportError,
     ModelError,
     ModelReplyError,
@@ -113,6 +114,7 @@ __all__ = [
     "ChatUserMessage",
     "ConfigError",
     "DialogueTurn",
+    "ErrorRateExceeded",
     "Example",
     "ExportError",
     "ExportFilters",

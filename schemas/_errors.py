@@ -10,6 +10,7 @@
     │   ├── ModelUnavailable   not reachable, or failed after retries
     │   │   └── ModelRequestRejected  a 4xx for this request (too long, bad parameters)
     │   └── ModelReplyError    a reply that is not what was asked for
+    ├── ErrorRateExceeded      too many calls to one toolset or endpoint failed: the run stopped
     ├── StoreError             the database refused
     │   ├── SealedVersionError a write to a sealed version
     │   ├── VersionNotFound    a DATASET@REF that names nothing
@@ -65,6 +66,14 @@ class ModelRequestRejected(ModelUnavailable):
 
 class ModelReplyError(ModelError):
     """A model replied, but not with what was asked for."""
+
+
+class ErrorRateExceeded(BackchainError):
+    """The circuit breaker stopped a run: too many recent calls to one toolset or endpoint failed."""
+
+    def __init__(self, message: str, source: str) -> None:
+        super().__init__(message)
+        self.source = source
 
 
 class StoreError(BackchainError):

@@ -211,22 +211,3 @@ def test_429_honours_retry_after() -> None:
         server.shutdown()
         server.server_close()
     assert len(times) == 2 and times[1] - times[0] >= 1.0
-
-
-def test_retry_after_parsing() -> None:
-    import datetime as dt
-    import email.utils
-
-    import httpx
-
-    from generators._llm import retry_after_seconds
-
-    def response(value: str | None) -> httpx.Response:
-        return httpx.Response(429, headers={"Retry-After": value} if value is not None else {})
-
-    assert retry_after_seconds(response("3")) == 3.0
-    assert retry_after_seconds(response("100000")) == 120.0  # capped
-    assert retry_after_seconds(response(None)) is None
-    assert retry_after_seconds(response("soon")) is None
-    later = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30), usegmt=True)
-    assert 25 <= (retry_after_seconds(response(later)) or 0) <= 30
