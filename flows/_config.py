@@ -146,6 +146,25 @@ class RunConfig(_Model):
     llm: EndpointConfig | None = None
     judge: JudgeEndpointConfig | None = None
     judge_concurrency: int = Field(default=4, gt=0, le=256, description="Judge requests in flight per judge URL.")
+    judge_rate_limit: float | None = Field(
+        default=None, gt=0, description="Judge requests per minute per judge URL, evenly spaced (retries count)."
+    )
+    llm_concurrency: int | None = Field(
+        default=None, gt=0, le=256, description="Writer requests in flight (default: concurrency)."
+    )
+    llm_rate_limit: float | None = Field(
+        default=None, gt=0, description="Writer requests per minute, evenly spaced (retries count)."
+    )
+    max_error_rate: float = Field(
+        default=0.5, ge=0, le=1,
+        description="Circuit breaker: stop the run when more than this share of the last error_window "
+        "calls to one toolset or model endpoint failed (no answer, timeout, 5xx, 429 after retries); "
+        "1 turns it off.",
+    )
+    error_window: int = Field(default=20, gt=0, le=10_000, description="Circuit breaker: calls per source it looks back on.")
+    error_min_calls: int = Field(
+        default=10, gt=0, le=10_000, description="Circuit breaker: calls to a source before it may open."
+    )
     min_coverage: float = Field(
         default=0.5, ge=0, le=1,
         description="A judge leaf whose yes+no probability mass is below this is asked again as a "
@@ -173,6 +192,13 @@ class RunConfig(_Model):
         description="Cosine similarity at which two requests with the same user values are near "
         "duplicates (the later one is stored as rejected); 0 turns dedup off.",
     )
+
+    @model_validator(mode="after")
+    def _breaker_can_open(self) -> RunConfig:
+        if self.error_min_calls > self.error_window:
+            raise ValueError(f"error_min_calls ({self.error_min_calls}) is larger than error_window "
+                             f"({self.error_window}): the circuit breaker could never open")
+        return self
 
     @field_validator("kinds")
     @classmethod

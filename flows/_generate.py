@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from generators import (
     ChatClient,
     Endpoint,
+    ErrorRateBreaker,
     LimitedToolset,
     LLMWriter,
     LocalModelServer,
@@ -34,10 +35,11 @@ from generators import (
     observed_edges,
     MCPHTTPToolset,
     MCPToolset,
+    Pacer,
     SkippedTool,
     Toolset,
 )
-from schemas import ConfigError, Example, ToolsetError, VersionInfo
+from schemas import ConfigError, ErrorRateExceeded, Example, ToolsetError, VersionInfo
 from store import Store
 from validators import CheckContext, Judge, duplicate_judgement, load_rubric
 
@@ -95,7 +97,7 @@ class RunSummary:
         }
 
 
-def _toolset_for(entry: ToolsetConfig, config: RunConfig) -> LimitedToolset:
+def _toolset_for(entry: ToolsetConfig, config: RunConfig, breaker: ErrorRateBreaker | None = None) -> LimitedToolset:
     """The connector an entry names, wrapped with its limits (the run's where it sets none)."""
     from generators import OpenAPIToolset
 
@@ -110,15 +112,17 @@ def _toolset_for(entry: ToolsetConfig, config: RunConfig) -> LimitedToolset:
                                auth_headers=entry.auth_headers, timeout=timeout)
     return LimitedToolset(inner, concurrency=entry.concurrency or config.concurrency,
                           rate_limit_per_min=entry.rate_limit, timeout=timeout,
-                          side_effects=entry.side_effects, allow=entry.allow)
+                          side_effects=entry.side_effects, allow=entry.allow, breaker=breaker)
 
 
-async def _open_configured(config: RunConfig, stack: AsyncExitStack) -> list[tuple[ToolsetConfig, LimitedToolset]]:
+async def _open_configured(
+    config: RunConfig, stack: AsyncExitStack, breaker: ErrorRateBreaker | None = None
+) -> list[tuple[ToolsetConfig, LimitedToolset]]:
     """Start every toolset the config names, each wrapped with its own limits, in order."""
     opened: list[tuple[ToolsetConfig, LimitedToolset]] = []
     names: set[str] = set()
     for entry in config.toolset_entries():
-        ts = _toolset_for(entry, config)
+        ts = _toolset_for(entry, config, breaker)
         await stack.enter_async_context(ts)
         if ts.name in names:
             raise ToolsetError(f"two toolsets are named {ts.name!r}; give one a name in the config file")
@@ -185,16 +189,22 @@ async def run_pipeline(
     async with AsyncExitStack() as astack:
         with ExitStack() as stack:
             reporter.note("starting toolsets")
-            opened = await _open_configured(config, astack)
+            # One breaker hears every tool call and model request of the run (see ErrorRateBreaker).
+            breaker = ErrorRateBreaker(max_error_rate=config.max_error_rate, window=config.error_window,
+                                       min_calls=config.error_min_calls)
+            opened = await _open_configured(config, astack, breaker)
             toolsets: dict[str, Toolset] = {ts.name: ts for _, ts in opened}
             stage_config = _stage_config(config, opened)
             writer_ep, judge_eps = _endpoints(config, stack, reporter)
+            pacers = _model_pacers(config, writer_ep, judge_eps)
             clients: list[ChatClient] = []
             if writer_ep is not None:
-                clients.append(ChatClient(writer_ep, concurrency=config.concurrency))
+                clients.append(ChatClient(writer_ep, concurrency=config.llm_concurrency or config.concurrency,
+                                          pacer=pacers.get(writer_ep.url), breaker=breaker))
             # Replicas share a cache scope: a reply cached from one answers the same request to another.
             scope = "replicas:" + ",".join(sorted(ep.url for ep in judge_eps)) if len(judge_eps) > 1 else None
-            judge_clients = [ChatClient(ep, concurrency=config.judge_concurrency, cache_scope=scope)
+            judge_clients = [ChatClient(ep, concurrency=config.judge_concurrency, cache_scope=scope,
+                                        pacer=pacers.get(ep.url), breaker=breaker)
                              for ep in judge_eps]
             for client in [*clients, *judge_clients]:
                 astack.push_async_callback(client.aclose)
@@ -226,12 +236,25 @@ async def run_pipeline(
                                                  writer, judge, rubric, summary, _toolset_values(config, opened))
             except BaseException as exc:
                 summary.seconds = time.monotonic() - started
-                store.finish_run(run_id, status=f"failed: {type(exc).__name__}", stats=summary.stats(),
+                # The breaker's message is the reason; other errors are named by class.
+                reason = str(exc) if isinstance(exc, ErrorRateExceeded) else type(exc).__name__
+                store.finish_run(run_id, status=f"failed: {reason}", stats=summary.stats(),
                                  flow_run_id=flow_run_id)
                 raise
             summary.seconds = time.monotonic() - started
             store.finish_run(run_id, status="completed", stats=summary.stats(), flow_run_id=flow_run_id)
             return summary
+
+
+def _model_pacers(config: RunConfig, writer: Endpoint | None, judges: list[Endpoint]) -> dict[str, Pacer]:
+    """One pacer per model server URL with a rate limit; a server both roles use gets the stricter."""
+    rates: dict[str, float] = {}
+    wanted = [(writer.url, config.llm_rate_limit)] if writer is not None else []
+    wanted += [(ep.url, config.judge_rate_limit) for ep in judges]
+    for url, rate in wanted:
+        if rate:
+            rates[url] = min(rates.get(url, rate), rate)
+    return {url: Pacer(60.0 / rate) for url, rate in rates.items()}
 
 
 def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple[Endpoint | None, list[Endpoint]]:

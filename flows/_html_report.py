@@ -94,19 +94,21 @@ def html_table(name: str, table: Table) -> str:
 
 
 def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
-              unit: str = "") -> str:
-    """Horizontal bars, one group per label and one bar per series, as inline SVG."""
+              unit: str = "", *, stacked: bool = False) -> str:
+    """Horizontal bars as inline SVG: per label one bar per series, or one bar of stacked series."""
     values = [float(v or 0) for _, vs in series for v in vs]
     if not labels or not values or max(values) <= 0:
         return ""
-    top = max(values)
+    sums = [sum(float(vs[i] or 0) for _, vs in series) for i in range(len(labels))]
+    top = max(sums) if stacked else max(values)
     label_w, chart_w, bar_h, gap = 230, 480, 14, 8
-    group_h = bar_h * len(series) + gap
+    rows_per_group = 1 if stacked else len(series)
+    group_h = bar_h * rows_per_group + gap
     legend_h = 18 if len(series) > 1 else 0
     height = 22 + legend_h + group_h * len(labels)
     parts = [f'<svg role="img" font-family="sans-serif" font-size="11" width="{label_w + chart_w + 90}" '
              f'height="{height}" aria-label="{_esc(title)}">',
-             f'<text x="0" y="14" style="font-weight:600">{_esc(title)}</text>']
+             f'<text x="2" y="14" font-weight="600">{_esc(title)}</text>']
     if len(series) > 1:
         x = label_w
         for k, (name, _) in enumerate(series):
@@ -117,8 +119,20 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
     for i, label in enumerate(labels):
         y = y0 + i * group_h
         short = label if len(label) <= 34 else "…" + label[-33:]
-        parts.append(f'<text x="{label_w - 6}" y="{y + bar_h * len(series) / 2 + 4:.1f}" '
+        parts.append(f'<text x="{label_w - 6}" y="{y + bar_h * rows_per_group / 2 + 4:.1f}" '
                      f'text-anchor="end"><title>{_esc(label)}</title>{_esc(short)}</text>')
+        if stacked:
+            x = float(label_w)
+            for k, (name, vs) in enumerate(series):
+                w = chart_w * float(vs[i] or 0) / top
+                if w > 0:
+                    parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" '
+                                 f'fill="{_COLORS[k % len(_COLORS)]}"><title>{_esc(name)}: '
+                                 f'{_esc(display(vs[i]))}</title></rect>')
+                x += w
+            parts.append(f'<text x="{x + 4:.1f}" y="{y + bar_h - 4}">'
+                         + _esc(" / ".join(display(vs[i]) for _, vs in series)) + "</text>")
+            continue
         for k, (_, vs) in enumerate(series):
             v = float(vs[i] or 0)
             w = chart_w * v / top
@@ -219,7 +233,8 @@ def render_report(meta: dict[str, Any], tables: dict[str, Table]) -> str:
             "Rubric leaves", sql("report_leaves"),
             bar_chart("verdicts per leaf", [str(n) for n in _column(leaves, "node_id")],
                       [("passed", _column(leaves, "passed")), ("failed", _column(leaves, "failed")),
-                       ("skipped", _column(leaves, "skipped")), ("errors", _column(leaves, "errors"))]),
+                       ("skipped", _column(leaves, "skipped")), ("errors", _column(leaves, "errors"))],
+                      stacked=True),
             html_table("report_leaves", leaves),
         ),
         _section(

@@ -83,6 +83,10 @@ def run(
     allow: list[str] = typer.Option([], "--allow", help="Allow one tool by name whatever its class."),
     llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) (default: $BACKCHAIN_LLM_URL)."),
     llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Writer model (default: $BACKCHAIN_LLM_MODEL)."),
+    llm_concurrency: Optional[int] = typer.Option(
+        None, "--llm-concurrency", min=1, help="Writer requests in flight (default: 4)."),
+    llm_rate_limit: Optional[float] = typer.Option(
+        None, "--llm-rate-limit", min=0.001, help="Writer requests per minute, evenly spaced (default: no limit)."),
     judge_url: list[str] = typer.Option(
         [], "--judge-url",
         help="Judge endpoint; repeat for replicas of one model, used round-robin (default: $BACKCHAIN_JUDGE_URL, comma-separated).",
@@ -90,6 +94,13 @@ def run(
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
     judge_concurrency: Optional[int] = typer.Option(
         None, "--judge-concurrency", min=1, help="Judge requests in flight per judge URL (default: 4)."),
+    judge_rate_limit: Optional[float] = typer.Option(
+        None, "--judge-rate-limit", min=0.001, help="Judge requests per minute per judge URL (default: no limit)."),
+    max_error_rate: Optional[float] = typer.Option(
+        None, "--max-error-rate", min=0.0, max=1.0,
+        help="Stop the run when more than this share of the last 20 calls to one toolset or model endpoint "
+        "got no answer (refused, timeout, 5xx, 429 after retries) (default: 0.5; 1: never).",
+    ),
     min_coverage: Optional[float] = typer.Option(
         None, "--min-coverage", min=0.0, max=1.0,
         help="Below this yes+no mass a judge leaf is asked again, constrained, majority of 3 (default: 0.5).",
@@ -131,6 +142,10 @@ def run(
         llm = endpoint_from(llm_url, llm_model, "LLM", "BACKCHAIN_LLM")
         judge = judge_endpoint_from(judge_url, judge_model)
         overrides["judge_concurrency"] = judge_concurrency
+        overrides["judge_rate_limit"] = judge_rate_limit
+        overrides["llm_concurrency"] = llm_concurrency
+        overrides["llm_rate_limit"] = llm_rate_limit
+        overrides["max_error_rate"] = max_error_rate
         overrides["min_coverage"] = min_coverage
         overrides["llm"] = llm.model_dump() if llm else None
         overrides["judge"] = judge.model_dump() if judge else None
