@@ -12,6 +12,7 @@ from ._backchain import (
     user_values,
 )
 from ._base import CallOutcome, Toolset
+from ._call_cache import CallCache, CallRecorder, replay_purpose, timeout_error, tool_cache_key
 from ._breaker import ErrorRateBreaker
 from ._chains import build_traces
 from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
@@ -42,7 +43,9 @@ from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
 __all__ = [
     "Attempt",
     "BusyClock",
+    "CallCache",
     "CallOutcome",
+    "CallRecorder",
     "ChatClient",
     "ChatReply",
     "DEFAULT_MIX",
@@ -89,8 +92,11 @@ __all__ = [
     "normalise_arguments",
     "normalised_key",
     "observed_edges",
+    "replay_purpose",
     "resolve_pointer",
     "select_tools",
     "template_task",
+    "timeout_error",
+    "tool_cache_key",
     "user_values",
 ]

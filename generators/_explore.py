@@ -13,6 +13,14 @@ when the pool may have one. Identical calls are made once.
 
 Only tools the side-effect policy allows are called (see `select_tools`).
 Every call becomes an `Observation`, errors and timeouts included.
+
+Reruns: every call goes through a `CallRecorder`, which answers it from the
+cache of earlier runs when it can and records it the moment it returns. The
+choices here depend only on the seed and the recorded results, never on the
+order calls complete in or the clock: a round's calls are planned before any
+of them runs and their results are taken in planned order. So a run killed half
+way and started again plans the same calls, finds the finished ones in the
+cache and executes only the rest.
 """
 
 from __future__ import annotations
@@ -21,7 +29,6 @@ import asyncio
 import datetime as _dt
 import random
 import re
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +39,7 @@ from jsonschema import Draft202012Validator
 from schemas import ArgumentSource, Observation, Tool, call_key
 
 from ._base import Toolset
-from ._timing import TOOL_CLOCK
+from ._call_cache import EXPLORE, CallRecorder
 
 if TYPE_CHECKING:
     from ._propose import ValueProposer
@@ -285,8 +292,10 @@ class Explorer:
         tools: Sequence[Tool],
         config: ExploreConfig,
         proposer: ValueProposer | None = None,
+        recorder: CallRecorder | None = None,
     ) -> None:
         self.toolsets = toolsets
+        self.recorder = recorder or CallRecorder()
         self.tools = list(tools)
         self.config = config
         self.rng = random.Random(config.seed)
@@ -367,28 +376,10 @@ class Explorer:
 
     # -- execution ---------------------------------------------------------
     async def _execute(self, tool: Tool, args: dict[str, Any]) -> Observation:
-        toolset = self.toolsets[tool.toolset]
-        started = _dt.datetime.now(_dt.timezone.utc)
-        async with self._semaphores[tool.toolset]:
-            t0 = time.perf_counter()
-            try:
-                with TOOL_CLOCK:
-                    outcome = await asyncio.wait_for(toolset.call(tool.name, args), self.config.call_timeout)
-                output, is_error, error = outcome.output, outcome.is_error, outcome.error
-                own_latency = outcome.latency_ms  # a wrapper that queued the call knows its real time
-            except asyncio.TimeoutError:
-                output, is_error, error = None, True, f"timed out after {self.config.call_timeout:g} s"
-                own_latency = None
-        return Observation(
-            toolset=tool.toolset,
-            toolset_version=toolset.version,
-            tool=tool.name,
-            arguments=args,
-            output=output,
-            is_error=is_error,
-            error=error,
-            latency_ms=round(own_latency if own_latency is not None else (time.perf_counter() - t0) * 1000, 3),
-            started_at=started,
+        """One call, answered from the cache of earlier runs or executed and recorded at once."""
+        return await self.recorder.call(
+            tool.toolset, self.toolsets[tool.toolset], tool.name, args, purpose=EXPLORE,
+            timeout=self.config.call_timeout, limit=self._semaphores[tool.toolset],
         )
 
     async def _ask_proposer(self) -> None:

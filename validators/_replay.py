@@ -3,6 +3,11 @@
 A tool whose identical call returns something different is volatile; the
 JSON pointers that differed are kept, so a check can tell an unused timestamp
 from a changed answer. Each distinct call is replayed once per run.
+
+A replay is a tool call like any other: given a `CallRecorder` with a cache,
+it is recorded under its own key (purpose ``replay:1``, not the exploration's),
+so a rerun reuses the recorded replay instead of calling the tool again, and
+the comparison, made again from the two recorded outputs, comes out the same.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators import TOOL_CLOCK, Toolset
+from generators import CallRecorder, Toolset, replay_purpose, timeout_error
 from schemas import Step, VolatileField, call_key
 
 
@@ -84,12 +89,16 @@ async def replay_steps(
     timeout: float = 30.0,
     recorded_at: _dt.datetime | None = None,
     min_age: float = 1.1,
+    recorder: CallRecorder | None = None,
 ) -> ReplayReport:
     """Re-execute each distinct (toolset, tool, arguments) once and compare outputs.
 
     ``recorded_at`` is when the newest of these calls was made; replay waits
-    until ``min_age`` seconds have passed since then.
+    until ``min_age`` seconds have passed since then (unless the recorder's
+    cache answers every replay, which then executes nothing).
     """
+    recorder = recorder or CallRecorder()
+    purpose = replay_purpose(1)
     report = ReplayReport()
     todo: dict[str, Step] = {}
     for step in steps:
@@ -105,20 +114,24 @@ async def replay_steps(
         toolset = toolsets.get(step.toolset)
         if toolset is None:
             return ReplayResult(key, step.tool, error=f"toolset {step.toolset!r} is not connected")
-        try:
-            with TOOL_CLOCK:
-                outcome = await asyncio.wait_for(toolset.call(step.tool, dict(step.arguments)), timeout)
-        except asyncio.TimeoutError:
+        replayed = await recorder.call(step.toolset, toolset, step.tool, dict(step.arguments),
+                                      purpose=purpose, timeout=timeout)
+        if replayed.is_error and replayed.error == timeout_error(timeout):
             return ReplayResult(key, step.tool, error=f"replay timed out after {timeout:g} s")
-        if outcome.is_error != step.is_error:
+        if replayed.is_error != step.is_error:
             return ReplayResult(
                 key, step.tool, differing=("/",),
-                error=None if not outcome.is_error else f"replay failed: {outcome.error}",
+                error=None if not replayed.is_error else f"replay failed: {replayed.error}",
             )
-        return ReplayResult(key, step.tool, differing=tuple(diff_pointers(step.output, outcome.output)))
+        return ReplayResult(key, step.tool, differing=tuple(diff_pointers(step.output, replayed.output)))
 
     # Volatile outputs often change by the second: replay no sooner than that.
-    if todo and recorded_at is not None:
+    cached = recorder.cache is not None and all(
+        recorder.cache.get_call(recorder.key(purpose, s.toolset, toolsets[s.toolset].version, s.tool,
+                                             dict(s.arguments))) is not None
+        for s in todo.values() if s.toolset in toolsets
+    )
+    if todo and recorded_at is not None and not cached:
         age = (_dt.datetime.now(_dt.timezone.utc) - recorded_at).total_seconds()
         if age < min_age:
             await asyncio.sleep(min_age - age)

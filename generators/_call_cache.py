@@ -1,0 +1,149 @@
+"""Tool calls kept across runs: look the call up, execute it on a miss, record it at once.
+
+Every tool call the pipeline makes goes through one `CallRecorder`:
+exploration, its error probes (a call repeated with a typo) and replay (the
+same call made again to see whether its output changes). The recorder looks
+the call up in a `CallCache` (flows/ hands in one that store/ implements, the
+way `ReplyCache` serves model replies); on a miss it executes the call and
+writes the result before returning it, so a run killed at any moment loses
+only the calls in flight.
+
+The key (`tool_cache_key`) hashes every input that decides the result:
+
+- the purpose: ``"explore"`` for exploration and probes, ``"replay:1"`` for the
+  first replay of a call. A replay is another execution of the same call; if it
+  shared the exploration's key, the cache would answer it with the very output
+  it is meant to check, and no tool would ever look volatile;
+- the toolset's name and version (the server's or spec's own);
+- the toolset's *scope*: what else identifies the server behind the name, the
+  stdio command, the URL or the spec and base URL, and a digest of its
+  credentials (see ``flows/_generate.py``). A staging and a production API
+  with the same spec must not answer for each other;
+- the tool and its arguments as canonical JSON (key order does not matter,
+  ``1`` and ``1.0`` do).
+
+What is cached, and what is not:
+
+- a successful call, and a tool's own error reply (MCP ``isError``, an HTTP
+  4xx, an exception raised by a Python tool). That reply is a fact about the
+  tool, the material of error_recovery tasks, and a rerun gets the same one;
+- not a *transient* failure, where the tool gave no answer: a timeout, a lost
+  connection, an HTTP 429 or 5xx (`CallOutcome.transient`). A rerun asks again.
+
+Nothing here decides *which* calls are made: the caller plans them from its
+seed and earlier results, so a rerun plans the same calls and finds them here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from schemas import Observation, call_key, content_hash
+
+from ._base import CallOutcome, Toolset
+from ._timing import TOOL_CLOCK
+
+EXPLORE = "explore"
+
+
+def timeout_error(timeout: float) -> str:
+    """The error of an observation whose call the recorder gave up on after ``timeout`` s."""
+    return f"timed out after {timeout:g} s"
+
+
+def replay_purpose(attempt: int = 1) -> str:
+    """The purpose of the ``attempt``-th replay of a call (its own cache entry)."""
+    return f"replay:{attempt}"
+
+
+class CallCache(Protocol):
+    """Where tool-call results are kept across runs; flows/ hands in one that store/ implements."""
+
+    def get_call(self, key: str) -> dict[str, Any] | None:
+        """The recorded observation (its JSON) under ``key``, or None."""
+        ...
+
+    def put_call(self, key: str, purpose: str, observation: dict[str, Any]) -> None:
+        """Record an observation under ``key`` now (a later result for the key replaces it)."""
+        ...
+
+
+def tool_cache_key(
+    purpose: str, scope: str, toolset: str, toolset_version: str | None, tool: str, arguments: Any
+) -> str:
+    """The key of one call: its purpose, the toolset's scope and the call's own `call_key`."""
+    return content_hash(["tool-call", purpose, scope, call_key(toolset, toolset_version, tool, arguments)])
+
+
+class CallRecorder:
+    """Executes calls through a cache: a hit is returned as recorded, a miss is executed and stored.
+
+    ``scopes`` maps a toolset name to what else identifies it (see the module
+    docstring); a toolset without one is scoped by its name alone. Without a
+    cache every call is executed. ``executed`` and ``hits`` count calls made
+    and calls answered from the cache.
+    """
+
+    def __init__(self, cache: CallCache | None = None, scopes: Mapping[str, str] | None = None) -> None:
+        self.cache = cache
+        self.scopes = dict(scopes or {})
+        self.executed = 0
+        self.hits = 0
+
+    def key(self, purpose: str, name: str, version: str | None, tool: str, arguments: Any) -> str:
+        """The cache key of a call to ``tool`` of the toolset ``name`` (at ``version``)."""
+        return tool_cache_key(purpose, self.scopes.get(name, ""), name, version, tool, arguments)
+
+    async def call(
+        self, name: str, toolset: Toolset, tool: str, arguments: dict[str, Any], *, purpose: str,
+        timeout: float, limit: asyncio.Semaphore | None = None,
+    ) -> Observation:
+        """The observation of one call: from the cache, else executed (within ``limit``) and recorded.
+
+        ``name`` is the toolset's name in the run (the key of the mapping it came from).
+        """
+        key = self.key(purpose, name, toolset.version, tool, arguments)
+        if self.cache is not None:
+            hit = self.cache.get_call(key)
+            if hit is not None:
+                self.hits += 1
+                return Observation.model_validate(hit)
+        if limit is None:
+            observation, outcome = await self._execute(name, toolset, tool, arguments, timeout)
+        else:
+            async with limit:
+                observation, outcome = await self._execute(name, toolset, tool, arguments, timeout)
+        self.executed += 1
+        if self.cache is not None and not outcome.transient:
+            self.cache.put_call(key, purpose, observation.model_dump(mode="json"))
+        return observation
+
+    @staticmethod
+    async def _execute(
+        name: str, toolset: Toolset, tool: str, arguments: dict[str, Any], timeout: float
+    ) -> tuple[Observation, CallOutcome]:
+        started = _dt.datetime.now(_dt.timezone.utc)
+        t0 = time.perf_counter()
+        try:
+            with TOOL_CLOCK:
+                outcome = await asyncio.wait_for(toolset.call(tool, dict(arguments)), timeout)
+        except asyncio.TimeoutError:
+            outcome = CallOutcome(is_error=True, error=timeout_error(timeout), transient=True)
+        # A wrapper that queued the call (LimitedToolset) knows its own time apart from the wait.
+        latency = outcome.latency_ms if outcome.latency_ms is not None else (time.perf_counter() - t0) * 1000
+        observation = Observation(
+            toolset=name,
+            toolset_version=toolset.version,
+            tool=tool,
+            arguments=arguments,
+            output=outcome.output,
+            is_error=outcome.is_error,
+            error=outcome.error,
+            latency_ms=round(latency, 3),
+            started_at=started,
+        )
+        return observation, outcome
