@@ -12,8 +12,8 @@ from ._backchain import (
     user_values,
 )
 from ._base import CallOutcome, Toolset
-from ._call_cache import CallCache, CallRecorder, replay_purpose, timeout_error, tool_cache_key
 from ._breaker import ErrorRateBreaker
+from ._call_cache import CallCache, CallRecorder, replay_purpose, timeout_error, tool_cache_key
 from ._chains import build_traces
 from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
 from ._graph import candidate_edges, field_of, observed_edges

@@ -3,7 +3,9 @@
 ``Store`` is the only thing in backchain that opens the database. Public names:
 
 * ``Store``: open a file, write records, seal and tag versions, read them back,
-  run read-only SQL, cache model replies.
+  run read-only SQL, cache model replies and tool calls.
+* ``CallWriter``: what ``Store.call_writer()`` returns: records tool calls
+  from a thread of its own, a batch per commit.
 * ``parse_ref``: ``"flights@3"`` -> ``("flights", "3")``.
 * ``DEFAULT_DB`` / ``default_db_path()``: where the file lives (``BACKCHAIN_DB``).
 * ``quote_identifier``: the one way identifiers are put into SQL.
@@ -13,6 +15,7 @@
   and ``diff`` return; ``Ref``: a (dataset, ref) pair.
 """
 
+from ._calls import CallWriter
 from ._connection import LOCK_TIMEOUT_ENV
 from ._gc import GcReport
 from ._migrations import MIGRATIONS, latest_version
@@ -22,6 +25,7 @@ from ._store import MergeResult, Ref, Store, VersionDiff
 
 __all__ = [
     "CONTRACT_COLUMNS",
+    "CallWriter",
     "DB_ENV_VAR",
     "DEFAULT_DB",
     "GcReport",

@@ -26,8 +26,9 @@
      that first recorded it goes.
 
    Never collected: ``run_rows`` (the run history is small and explains the
-   tombstones), ``tool_rows``, ``tag_rows``, ``reply_cache`` (a cache of model
-   replies, not part of any version) and anything of a kept version.
+   tombstones), ``tool_rows``, ``tag_rows``, ``reply_cache`` and ``call_cache``
+   (model replies and tool calls kept for later runs, not part of any version)
+   and anything of a kept version.
 
 Both steps run in one transaction, so a crash leaves either everything or
 nothing collected. The plan is computed into temporary tables first; a dry run

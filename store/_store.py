@@ -76,8 +76,9 @@ from schemas import (
 )
 
 from . import _arrow, _gc, _migrations
-from ._accounting import AccountingMixin
+from ._calls import CallsMixin
 from ._connection import connect, first_line, first_row, translate_error
+from ._accounting import AccountingMixin
 from ._facts import FactsMixin
 from ._gc import GcReport
 from ._guard import check_predicate, check_read_only
@@ -145,7 +146,7 @@ class VersionDiff:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class Store(FactsMixin, AccountingMixin):
+class Store(CallsMixin, FactsMixin, AccountingMixin):
     """Tables, views, versions and caches in one DuckDB file."""
 
     def __init__(

@@ -106,6 +106,23 @@ def test_a_newer_file_is_refused_and_never_changed(old_file: Path) -> None:
     assert file_digest(old_file) == digest
 
 
+def test_m006_adds_the_call_cache_and_run_owners_to_an_old_file(old_file: Path) -> None:
+    con = duckdb.connect(str(old_file))
+    con.execute("UPDATE run_rows SET status = 'running'")  # as if the old run had been killed
+    old_runs = sorted(r[0] for r in con.execute("SELECT run_id FROM run_rows").fetchall())
+    con.close()
+    with Store(old_file) as s:
+        assert s.query("SELECT name FROM _migrations WHERE version = 6")[1] == [("m006_call_cache_run_owner",)]
+        assert s.query("SELECT count(*) FROM call_cache")[1] == [(0,)]
+        assert s.query("SELECT DISTINCT pid, host, process FROM run_rows")[1] == [(None, None, None)]
+        observation = {"toolset": "geo", "tool": "find", "call_key": "k" * 32, "arguments": {"q": 1}}
+        s.put_call("key-1", "explore", observation, run_id="r1")
+        assert s.get_call("key-1") == observation and s.get_call("key-2") is None
+        # A run recorded before m006 has no process: still 'running' means its process is gone.
+        assert s.interrupt_abandoned_runs() == old_runs
+        assert s.query("SELECT DISTINCT status FROM run_rows")[1] == [("interrupted",)]
+
+
 def test_m007_adds_the_accounting_and_report_macros_to_an_old_file(old_file: Path) -> None:
     with Store(old_file) as s:
         assert s.query("SELECT name FROM _migrations WHERE version = 7")[1] == [("m007_run_accounting",)]
