@@ -21,7 +21,7 @@ standard library rather than ``Dataset.to_json``, which goes through pandas and 
 to 10 decimals (datasets 5.2 / pandas 3.1: ``1.23456789012345`` became ``1.2345678901``).
 
 Every row is checked against its format's JSON Schema (``RowChecker``): a compiled check
-(``_fastschema``) decides, and for a row that fails, ``jsonschema`` names the field.
+(``schemas.compile_schema``) decides, and for a row that fails, ``jsonschema`` names the field.
 
 What datasets will load differently (its JSON decoder is not exact for some floats) is
 recorded per value in the manifest's ``load_drift``; values without a float or a long integer
@@ -56,12 +56,13 @@ from schemas import (
     ExportManifest,
     ExportSelection,
     LoadDrift,
+    UnsupportedSchema,
     VersionInfo,
+    compile_schema,
     json_schema,
 )
 
 from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions, compact_json
-from ._fastschema import UnsupportedSchema, compile_schema
 
 MANIFEST_SUFFIX = ".manifest.json"
 BATCH = 2000

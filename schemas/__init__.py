@@ -63,6 +63,7 @@ from ._export_rows import (
     VerlSftTool,
     VerlSftToolCall,
 )
+from ._fastschema import UnsupportedSchema, compile_schema
 from ._hashing import canonical_json, content_hash
 from ._reward_spec import JudgeSettings, RewardSpec
 from ._records import (
@@ -169,6 +170,7 @@ __all__ = [
     "Trace",
     "TrlGrpoRow",
     "TrlSftRow",
+    "UnsupportedSchema",
     "VerlExtraInfo",
     "VerlRewardModel",
     "VerlRow",
@@ -184,6 +186,7 @@ __all__ = [
     "Writer",
     "call_key",
     "canonical_json",
+    "compile_schema",
     "content_hash",
     "json_schema",
     "write_json_schemas",

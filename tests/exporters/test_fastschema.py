@@ -11,8 +11,7 @@ from jsonschema import Draft202012Validator
 
 from exporters import FORMATS
 from exporters._bfcl import BfclFormat
-from exporters._fastschema import UnsupportedSchema, compile_schema
-from schemas import RECORD_MODELS, VersionInfo, json_schema
+from schemas import RECORD_MODELS, UnsupportedSchema, VersionInfo, compile_schema, json_schema
 
 from ._examples import every_kind, ivory_coast, make_version
 
