@@ -192,6 +192,11 @@ class RunConfig(_Model):
         description="Cosine similarity at which two requests with the same user values are near "
         "duplicates (the later one is stored as rejected); 0 turns dedup off.",
     )
+    refresh: bool = Field(
+        default=False,
+        description="Read no cached tool call or model reply (every call is made again); "
+        "the new results are still recorded and replace the cached ones.",
+    )
 
     @model_validator(mode="after")
     def _breaker_can_open(self) -> RunConfig:

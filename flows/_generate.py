@@ -8,6 +8,11 @@ closed in reverse order whatever happens.
 
 Nothing is written before every toolset has started and every model endpoint
 has answered: a run that cannot start leaves the database untouched.
+
+Resume: every tool call and model reply is recorded the moment it returns
+(`RunCaches`), so a run started again after a crash, with the same config,
+plans the same calls, finds the finished ones and makes only the rest; runs
+left 'running' by a dead process are marked 'interrupted' when it starts.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from generators import (
+    CallRecorder,
     ChatClient,
     Endpoint,
     ErrorRateBreaker,
@@ -45,6 +51,7 @@ from validators import CheckContext, Judge, duplicate_judgement, load_rubric
 
 from . import _stages
 from ._accounting import RunAccounting
+from ._caches import RunCaches, toolset_scopes
 from ._prefect_env import quiet_expected_errors
 from ._config import EMBEDDED_VALUES, RunConfig, ToolsetConfig
 from ._report import Reporter, judge_leaf_count
@@ -80,6 +87,11 @@ class RunSummary:
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
     volatile_tools: dict[str, list[str]] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
+    #: Tool calls and model replies answered from earlier runs (a resumed or repeated run).
+    cached_calls: int = 0
+    cached_replies: int = 0
+    #: Runs left 'running' by a process that is gone, marked 'interrupted' as this one started.
+    interrupted_runs: list[str] = field(default_factory=list)
     seconds: float = 0.0
     #: Stage times, model requests and tool calls of the run (stored per stage as it ends).
     accounting: RunAccounting | None = field(default=None, repr=False)
@@ -93,6 +105,8 @@ class RunSummary:
             "kinds_wanted": self.kinds_wanted, "kinds_short": self.kinds_short, "kind_counts": self.kind_counts,
             "status_counts": self.status_counts, "writer_counts": self.writer_counts,
             "top_reasons": self.top_reasons, "volatile_tools": self.volatile_tools,
+            "cached_calls": self.cached_calls, "cached_replies": self.cached_replies,
+            "interrupted_runs": self.interrupted_runs,
             "seconds": round(self.seconds, 3),
         }
 
@@ -225,23 +239,34 @@ async def run_pipeline(
             if not catalog.allowed:
                 raise ConfigError("no tool may be called: every tool writes or destroys (see --allow-writes, --allow)")
             store = stack.enter_context(Store(db))
+            summary.interrupted_runs = store.interrupt_abandoned_runs()
+            for gone in summary.interrupted_runs:
+                reporter.note(f"run {gone[:12]} was left running by a process that is gone: marked interrupted")
+            caches = RunCaches(store, run_id, refresh=config.refresh,
+                               writer=stack.enter_context(store.call_writer()))
             for client in clients:
-                client.cache = store  # identical model requests are answered from the store
+                client.cache = caches  # identical model requests are answered from the store
+            recorder = CallRecorder(caches, toolset_scopes({ts.name: entry for entry, ts in opened}))
             store.start_run(run_id, config.dataset, config.redacted(), summary.models,
                             rubric_hash=rubric.rubric_hash, flow_run_id=flow_run_id or None)
+            store.claim_run(run_id)
             store.save_tools(catalog.tools, run_id)
             acct.attach(store)  # the accounting so far, then each stage as it ends
             try:
                 summary = await _stages_in_order(stage_config, store, reporter, as_task, toolsets, catalog,
-                                                 writer, judge, rubric, summary, _toolset_values(config, opened))
+                                                 writer, judge, rubric, summary, _toolset_values(config, opened),
+                                                 recorder)
             except BaseException as exc:
+                summary.cached_calls, summary.cached_replies = recorder.hits, caches.replies_reused
                 summary.seconds = time.monotonic() - started
                 # The breaker's message is the reason; other errors are named by class.
                 reason = str(exc) if isinstance(exc, ErrorRateExceeded) else type(exc).__name__
                 store.finish_run(run_id, status=f"failed: {reason}", stats=summary.stats(),
                                  flow_run_id=flow_run_id)
                 raise
+            summary.cached_calls, summary.cached_replies = recorder.hits, caches.replies_reused
             summary.seconds = time.monotonic() - started
+            caches.flush()  # every recorded call committed before the run says it completed
             store.finish_run(run_id, status="completed", stats=summary.stats(), flow_run_id=flow_run_id)
             return summary
 
@@ -277,6 +302,7 @@ async def _stages_in_order(
     toolsets: Mapping[str, Toolset], catalog: _stages.ToolCatalog, writer: LLMWriter | None,
     judge: Judge | None, rubric: Any, summary: RunSummary,
     toolset_values: Mapping[str, Mapping[str, list[Any]]] | None = None,
+    recorder: CallRecorder | None = None,
 ) -> RunSummary:
     values = dict(EMBEDDED_VALUES) if config.uses_embedded_toolsets else {}
     values.update(config.values)
@@ -284,7 +310,7 @@ async def _stages_in_order(
     with acct.stage("explore"), reporter.stage("calling tools", total=config.max_calls) as advance:
         proposer = ValueProposer(writer.client) if config.propose_values and writer is not None else None
         calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
-                                                          toolset_values, proposer)
+                                                          toolset_values, proposer, recorder)
     observations = _stages.observations_of(calls)
     store.save_observations(observations, summary.run_id)
     edges = observed_edges(calls) + candidate_edges(catalog.allowed, calls)
@@ -310,7 +336,7 @@ async def _stages_in_order(
 
     recorded_at = max((o.started_at for o in observations), default=None)
     reporter.note("replaying calls to detect volatile outputs")
-    report = await acct.timed("replay", as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config))
+    report = await acct.timed("replay", as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config, recorder))
     summary.volatile_tools = report.volatile_tools
     acct.count_tools("replay", [(r.toolset, r.error is not None) for r in report.results.values()])
     store.save_volatility(summary.run_id, report.volatile_fields())

@@ -119,6 +119,9 @@ def render_summary(summary: RunSummary, db: str) -> str:
         f"Run {summary.run_id[:12]} on dataset {summary.dataset!r} ({summary.seconds:.1f} s)",
         f"  tool calls     {summary.calls} ({summary.call_errors} errors) over {summary.tools_called} tools",
     ]
+    if summary.cached_calls or summary.cached_replies:
+        lines.append(f"  resumed        {summary.cached_calls} cached tool calls and {summary.cached_replies} "
+                     "cached model replies from earlier runs (--refresh makes them again)")
     if summary.skipped:
         lines.append(f"  skipped tools  {len(summary.skipped)}: " + "; ".join(
             f"{s.tool} ({s.reason})" for s in summary.skipped[:5]))

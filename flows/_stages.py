@@ -3,7 +3,8 @@
 Each stage takes the whole batch and returns records; the Prefect flow wraps
 each one in a single task (coarse tasks: Prefect's per-task overhead is far
 larger than one example's work). The only stage that writes is `commit`,
-through store/.
+through store/; the tool calls of `explore` and `replay` are recorded as they
+return by the `CallRecorder` the flow hands them (its cache is the store's).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generators import (
+    CallRecorder,
     ExploreConfig,
     ExploredCall,
     Explorer,
@@ -73,6 +75,7 @@ async def explore(
     values: Mapping[str, Sequence[Any]], advance: Advance = _noop,
     toolset_values: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
     proposer: ValueProposer | None = None,
+    recorder: CallRecorder | None = None,
 ) -> list[ExploredCall]:
     explorer = Explorer(
         toolsets,
@@ -87,6 +90,7 @@ async def explore(
             toolset_values=toolset_values or {},
         ),
         proposer=proposer,
+        recorder=recorder,
     )
     return await explorer.run(on_round=lambda _r, new: advance(len(new)))
 
@@ -164,9 +168,13 @@ async def write(
     return [e for batch in batches for e in batch]
 
 
-async def replay(toolsets: Mapping[str, Toolset], examples: Sequence[Example], recorded_at: _dt.datetime | None, config: RunConfig) -> ReplayReport:
+async def replay(
+    toolsets: Mapping[str, Toolset], examples: Sequence[Example], recorded_at: _dt.datetime | None,
+    config: RunConfig, recorder: CallRecorder | None = None,
+) -> ReplayReport:
     steps = [s for e in examples for s in e.trace.steps]
-    return await replay_steps(toolsets, steps, timeout=config.call_timeout, recorded_at=recorded_at)
+    return await replay_steps(toolsets, steps, timeout=config.call_timeout, recorded_at=recorded_at,
+                              recorder=recorder)
 
 
 async def judge(

@@ -116,9 +116,16 @@ def run(
         None, "--dedup-threshold", min=0.0, max=1.0,
         help="Cosine at which requests with the same values are near duplicates, stored as rejected (default: 0.92; 0: off).",
     ),
+    refresh: bool = typer.Option(
+        False, "--refresh",
+        help="Make every tool call and model request again instead of reusing those recorded by earlier runs.",
+    ),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Explore tools, back-chain tasks, judge them and seal a new dataset version.
+
+    Tool calls and model replies are recorded as they return; a rerun (or a run
+    started again after a crash) reuses them, unless --refresh.
 
     Example: backchain run --examples 12  (the embedded default: no GPU, network or keys)
     """
@@ -139,6 +146,8 @@ def run(
             overrides["no_model"] = True
         if propose_values:
             overrides["propose_values"] = True
+        if refresh:
+            overrides["refresh"] = True
         llm = endpoint_from(llm_url, llm_model, "LLM", "BACKCHAIN_LLM")
         judge = judge_endpoint_from(judge_url, judge_model)
         overrides["judge_concurrency"] = judge_concurrency
