@@ -267,7 +267,9 @@ class Store(CallsMixin, FactsMixin, AccountingMixin):
                 f"SELECT * FROM {quote_identifier(name)}"
             ))
         finally:
-            con.unregister(name)
+            # Refused in an aborted transaction, where it would hide the INSERT's own error.
+            with contextlib.suppress(duckdb.Error):
+                con.unregister(name)
         return int(result[0]) if result else 0
 
     # -- runs, tools, observations, candidates -----------------------------------
