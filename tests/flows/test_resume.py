@@ -14,6 +14,10 @@ database:
 - the resumed run executes exactly the calls the reference executed, minus the
   ones the killed run had recorded: no finished call is made twice;
 - a second rerun executes no tool call at all.
+
+With the bundled model as writer and judge (behind a counting proxy), a run
+killed while the model works resumes asking the model only what the killed
+run had no answer for, and a rerun asks it nothing.
 """
 
 from __future__ import annotations
@@ -42,12 +46,15 @@ DATASET = "atlas"
 CITIES = ["Paris", "Lyon", "Nantes", "Tokyo", "Osaka", "Sapporo", "Lima", "Cusco", "Arequipa"]
 
 
-def _config(tmp_path: Path) -> Path:
-    """The run config; the server logs to ``calls.jsonl`` beside it (the same command for every run)."""
+def _config(tmp_path: Path, model: list[str] | None = None) -> Path:
+    """The run config; the server logs to ``calls.jsonl`` beside it (the same command for every run).
+
+    ``model``: config lines naming a writer and judge; without them, --no-model.
+    """
     command = [sys.executable, str(SERVER), str(tmp_path / "calls.jsonl")]
     lines = [
-        f'dataset = "{DATASET}"', "examples = 8", "seed = 3", "no_model = true",
-        "dedup_threshold = 0", "max_calls = 40",
+        f'dataset = "{DATASET}"', "seed = 3", "dedup_threshold = 0", "max_calls = 40",
+        *(model or ["examples = 8", "no_model = true"]),
         "[values]", f"city = {json.dumps(CITIES)}",
         "[[toolsets]]", f"mcp = {json.dumps(command)}", "concurrency = 2",
     ]
@@ -248,3 +255,131 @@ def test_refresh_executes_every_call_again_and_records_the_new_results(
     # Every entry was written again, by the refreshed run.
     assert rows == [(runs[-1][0], sum(reference["purposes"].values()))]
     assert [v.content_hash for v in _state(db)["versions"]] == [reference["hash"]] * 2
+
+
+# -- with a model: a run killed while writing or judging ---------------------------------------
+
+class CountingProxy:
+    """A real HTTP proxy on 127.0.0.1 in front of the model server, counting chat completions."""
+
+    def __init__(self, upstream: str) -> None:
+        import threading
+        import urllib.error
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(upstream))
+        self.requests = 0
+        lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._forward(None)
+
+            def do_POST(self) -> None:
+                self._forward(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+            def _forward(self, body: bytes | None) -> None:
+                if self.path.endswith("/chat/completions"):
+                    with lock:
+                        proxy.requests += 1
+                request = urllib.request.Request(origin + self.path, data=body, method=self.command,
+                                                 headers={"Content-Type": "application/json"})
+                try:
+                    with urllib.request.urlopen(request, timeout=600) as resp:  # noqa: S310 - loopback
+                        status, data = resp.status, resp.read()
+                except urllib.error.HTTPError as exc:
+                    status, data = exc.code, exc.read()
+                except OSError:
+                    return  # the client is gone (killed): nothing to answer
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the client was killed while the model worked
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+RUBRIC = """
+id: resume
+root:
+  id: root
+  strategy: sequential
+  children:
+    - id: correctness
+      critical: true
+      strategy: sequential
+      children:
+        - {id: record_schema, check: record_schema, critical: true}
+        - {id: provenance, check: provenance, critical: true}
+        - {id: answer_resolves, check: answer_pointers, critical: true}
+    - id: request_is_natural
+      question: Is the user's request written the way a real person would ask for this?
+"""
+
+
+def _replies(db: Path) -> int:
+    with Store(db, read_only=True) as store:
+        return int(store.query("SELECT count(*) FROM reply_cache")[1][0][0])
+
+
+def test_a_run_killed_while_the_model_works_resumes_without_asking_twice(
+    tmp_path: Path, api: str, llama_endpoint: Any
+) -> None:
+    """Model replies are recorded as they return too: the resumed run asks only what was not answered."""
+    proxy = CountingProxy(llama_endpoint.url)
+    try:
+        rubric = tmp_path / "rubric.yaml"
+        rubric.write_text(RUBRIC)
+        endpoint = f'{{url = "{proxy.url}", model = "{llama_endpoint.model}"}}'
+        model = ["examples = 3", f"llm = {endpoint}", f"judge = {endpoint}", f'rubric = "{rubric}"',
+                 'kinds = {single = 1, multi_step = 1}']
+
+        ref_dir = tmp_path / "ref"
+        ref_dir.mkdir()
+        ref_db = ref_dir / "ref.duckdb"
+        reference = Run(ref_dir, "ref", _config(ref_dir, model), ref_db, api=api, delay=0.0)
+        reference.finish()
+        asked = proxy.requests
+        assert asked >= 4 and _replies(ref_db) == asked  # no request asked twice within a run
+        ref_hash = _state(ref_db)["versions"][0].content_hash
+
+        db = tmp_path / "resume.duckdb"
+        config = _config(tmp_path, model)
+        proxy.requests = 0
+        killed = Run(tmp_path, "killed", config, db, api=api, delay=0.0)
+        killed.kill_when(lambda: proxy.requests >= asked // 2 + 1)
+        assert _state(db)["versions"] == []
+        answered = _replies(db)
+        assert 0 < answered < asked
+        assert len(killed.calls()) == sum(_recorded(db).values())  # every tool call had been recorded
+
+        proxy.requests = 0
+        resumed = Run(tmp_path, "resumed", config, db, api=api, delay=0.0)
+        out = resumed.finish()
+        assert proxy.requests == asked - answered  # only what the killed run had not been answered
+        assert resumed.calls() == []  # the tool calls all came from the store
+        assert f"and {answered} cached model replies" in out
+        assert [v.content_hash for v in _state(db)["versions"]] == [ref_hash]
+
+        proxy.requests = 0
+        again = Run(tmp_path, "again", config, db, api=api, delay=0.0)
+        again.finish()
+        assert (proxy.requests, again.calls()) == (0, [])
+    finally:
+        proxy.close()
