@@ -6,6 +6,7 @@ holds was recorded when the example was built.
 
     conversation(example)   the one chat message list every chat format is built from
     function_tools(example) the tools offered, as {"type": "function", "function": {...}}
+                            (both are schemas.chat_messages / chat_tools: see schemas/_rendering.py)
     expected_calls(example) the calls the trace made, in order
     ground_truth(example)   what a rule reward checks: the answer, its values, normaliser, calls
 
@@ -16,7 +17,6 @@ lists them in the manifest.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +24,14 @@ from typing import Any, ClassVar
 
 from datasets import Features, Json, List
 
-from schemas import Example, Step, VersionInfo
+from schemas import Example, VersionInfo, chat_messages, chat_tools
+from schemas import compact_json as compact_json
+from schemas import tool_output_text as tool_output_text
+
+# The chat rendering lives in schemas/_rendering.py: the store renders every example once, for
+# the fast trl-sft export, with the very functions every format here builds its rows from.
+conversation = chat_messages
+function_tools = chat_tools
 
 
 @dataclass(frozen=True)
@@ -105,26 +112,6 @@ class ExportFormat(ABC):
         )
 
 
-def compact_json(value: Any, *, sort_keys: bool = False) -> str:
-    """JSON text with no spaces, non-ASCII kept, NaN and infinities refused (ValueError).
-
-    Keys keep their given order unless ``sort_keys``: a tool's output reads as it came back.
-    """
-    return json.dumps(
-        value, ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=sort_keys
-    )
-
-
-def tool_output_text(step: Step) -> str:
-    """What a tool message shows: a string output as-is, any other JSON value as compact JSON."""
-    return step.output if isinstance(step.output, str) else compact_json(step.output)
-
-
-def function_tools(example: Example) -> list[dict[str, Any]]:
-    """The tools offered, as chat templates take them: ``{"type": "function", "function": ...}``."""
-    return [{"type": "function", "function": tool.openai_schema()} for tool in example.tools]
-
-
 def expected_calls(example: Example) -> list[dict[str, Any]]:
     """The calls the trace made, in order: ``{"name", "arguments"}``."""
     return [{"name": step.tool, "arguments": step.arguments} for step in example.trace.steps]
@@ -155,24 +142,3 @@ def failed_turns(example: Example) -> set[int]:
     attempt of an error_recovery task, which no format should teach."""
     steps = example.trace.steps
     return {k for k, turn in enumerate(example.trace.turns()) if all(steps[i].is_error for i in turn)}
-
-
-def conversation(example: Example) -> list[dict[str, Any]]:
-    """The example as chat messages, the one shape every chat format is built from.
-
-    The user's request, any further dialogue turns (multi_turn), then one
-    assistant message per turn (parallel calls share a turn and its
-    ``tool_calls``), each followed by its tool messages, then the final answer.
-    """
-    messages: list[dict[str, Any]] = [{"role": "user", "content": example.task.user_request}]
-    messages += [{"role": t.role, "content": t.content} for t in example.task.dialogue]
-    steps = example.trace.steps
-    for turn in example.trace.turns():
-        calls = [
-            {"type": "function", "function": {"name": steps[i].tool, "arguments": steps[i].arguments}}
-            for i in turn
-        ]
-        messages.append({"role": "assistant", "tool_calls": calls})
-        messages += [{"role": "tool", "name": steps[i].tool, "content": tool_output_text(steps[i])} for i in turn]
-    messages.append({"role": "assistant", "content": example.task.final_message})
-    return messages

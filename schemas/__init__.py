@@ -93,6 +93,16 @@ from ._records import (
     call_key,
 )
 from ._jsonschema import SCHEMA_DIR, RECORD_MODELS, json_schema, write_json_schemas
+from ._rendering import (
+    RenderedExample,
+    chat_messages,
+    chat_tools,
+    compact_json,
+    render_example,
+    rendering_stamp,
+    tool_output_text,
+    variant_key,
+)
 
 __all__ = [
     "Answer",
@@ -144,6 +154,7 @@ __all__ = [
     "PromptTurn",
     "RECORD_MODELS",
     "ReadOnlyQueryError",
+    "RenderedExample",
     "RewardSpec",
     "Rubric",
     "RubricNode",
@@ -186,8 +197,15 @@ __all__ = [
     "Writer",
     "call_key",
     "canonical_json",
+    "chat_messages",
+    "chat_tools",
+    "compact_json",
     "compile_schema",
     "content_hash",
     "json_schema",
+    "render_example",
+    "rendering_stamp",
+    "tool_output_text",
+    "variant_key",
     "write_json_schemas",
 ]
