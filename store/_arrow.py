@@ -26,6 +26,8 @@ import pyarrow as pa
 
 from schemas import Example, Judgement, Observation, Tool, canonical_json, content_hash
 
+from ._rendered import RENDERED_ARROW, rendered_columns
+
 UTC_TS = pa.timestamp("us", tz="UTC")
 
 
@@ -113,7 +115,7 @@ EXAMPLE_SCHEMA = pa.schema(
         ("example_id", pa.string()), ("task_key", pa.string()), ("kind", pa.string()),
         ("user_request", pa.string()), ("writer", pa.string()), ("writer_model", pa.string()),
         ("trace", pa.string()), ("answer", pa.string()), ("body", pa.string()),
-        ("created_at", UTC_TS),
+        ("created_at", UTC_TS), *RENDERED_ARROW,
     ]
 )
 
@@ -123,12 +125,13 @@ def _example_row(example: Example, created_at: _dt.datetime) -> dict[str, Any]:
     # computing them again (each one a canonical-JSON hash) dominated bulk saves.
     body = example.model_dump(mode="json")
     task = body["task"]
+    text = canonical_json(body)
     return {
         "example_id": body["example_id"], "task_key": example.task_key, "kind": task["kind"],
         "user_request": task["user_request"], "writer": task["writer"],
         "writer_model": task["writer_model"], "trace": canonical_json(body["trace"]),
-        "answer": canonical_json(task["answer"]), "body": canonical_json(body),
-        "created_at": created_at,
+        "answer": canonical_json(task["answer"]), "body": text,
+        "created_at": created_at, **rendered_columns(text),  # m005: the chat rendering
     }
 
 

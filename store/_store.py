@@ -83,6 +83,7 @@ from ._facts import FactsMixin
 from ._gc import GcReport
 from ._guard import check_predicate, check_read_only
 from ._hashing import member_digest
+from ._rendered import RenderedMixin
 from ._refs import (
     LATEST,
     check_dataset_name,
@@ -146,7 +147,7 @@ class VersionDiff:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class Store(CallsMixin, FactsMixin, AccountingMixin):
+class Store(CallsMixin, FactsMixin, AccountingMixin, RenderedMixin):
     """Tables, views, versions and caches in one DuckDB file."""
 
     def __init__(
@@ -729,7 +730,9 @@ class Store(CallsMixin, FactsMixin, AccountingMixin):
 
         Both hashes are recomputed: ``content_hash`` (the member ids) and, for
         versions that record one, ``members_hash`` (ids, splits and scores), so a
-        member row added, deleted or updated by raw SQL makes this False.
+        member row added, deleted or updated by raw SQL makes this False. So does a
+        member's stored chat rendering (what the trl-sft export copies, m005) that no
+        longer matches its render hash (``_rendered``).
         """
         self._version_by_id(version_id)
         recorded = first_row(self.con.execute(
@@ -740,7 +743,9 @@ class Store(CallsMixin, FactsMixin, AccountingMixin):
         digest = member_digest(self.con, version_id)
         if digest.content_hash != recorded[0] or digest.count != recorded[1]:
             return False
-        return recorded[2] is None or digest.members_hash == recorded[2]
+        if recorded[2] is not None and digest.members_hash != recorded[2]:
+            return False
+        return self._renderings_intact(version_id)
 
     def diff(self, a: Ref, b: Ref, *, limit: int = 10) -> VersionDiff:
         """Row-level diff of two versions: counts, and up to ``limit`` rows of each change.
