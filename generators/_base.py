@@ -7,9 +7,9 @@ Schemas and a side-effect class, and executes one call at a time per `call`.
 `call` returns a `CallOutcome`. A tool that fails (an error result, an HTTP 4xx/5xx,
 an exception in a Python function) is an outcome with ``is_error=True``: an
 observation like any other. A failure where the tool gave no answer at all (a
-timeout, a lost connection, an HTTP 429 or 5xx) is also ``transient``. Only a toolset that cannot be used at all raises
-(`ToolsetError` and subclasses). Timing, timeouts and recording are the
-explorer's job, not the connector's.
+timeout, a lost connection, an HTTP 429 or 5xx) is also ``transient``. Only a
+toolset that cannot be used at all raises (`ToolsetError` and subclasses).
+Timing, timeouts and recording are the explorer's job, not the connector's.
 """
 
 from __future__ import annotations
