@@ -15,6 +15,11 @@ Formats (``FORMATS``), one module each: ``trl-sft``, ``trl-grpo`` (+ reward modu
 card), ``bfcl`` (questions + possible answers). Row shapes live in ``schemas`` with their JSON
 Schemas in schemas/json/export-*.json; every row is checked against its schema before it is
 written. Exporters read what store/ hands them and never call tools or models.
+
+Rows go out in the order the store holds the examples. A trl-sft parquet export without
+``--dedup`` copies the chat renderings the store keeps per example (exporters/_fast.py: no body
+parsed, no row built in Python); every other export builds each row in Python. Both write the
+same bytes for the same rows.
 """
 
 from ._base import ExportFormat, ExportOptions, conversation, function_tools, ground_truth

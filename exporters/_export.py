@@ -12,6 +12,8 @@ answering) leaves the previous export, if any, untouched and no partial file beh
 Rows stream. A sink buffers ``BATCH`` rows and writes them: parquet through pyarrow's
 ``ParquetWriter`` (one row group per batch), JSON Lines as compact JSON text, keys in row
 order, non-ASCII kept. Only the current batch is in memory, whatever the number of rows.
+``ParquetSink.add_table`` takes rows already in Arrow (the fast trl-sft export, exporters/_fast.py)
+and cuts them into the same row groups, so the file is the same bytes either way.
 Parquet files carry the format's ``datasets.Features`` in the schema metadata exactly as
 ``Dataset.to_parquet`` writes them, so ``load_dataset("parquet")`` restores ``Json`` columns.
 Writing with pyarrow directly rather than through ``Dataset.from_generator`` + ``to_parquet``
@@ -25,7 +27,8 @@ Every row is checked against its format's JSON Schema (``RowChecker``): a compil
 
 What datasets will load differently (its JSON decoder is not exact for some floats) is
 recorded per value in the manifest's ``load_drift``; values without a float or a long integer
-literal in their text cannot drift and are not decoded again.
+literal in their text cannot drift and are not decoded again. ``drift_of`` answers the same
+question for a JSON text on its own (the fast path has texts, not values).
 """
 
 from __future__ import annotations
@@ -221,12 +224,15 @@ class ParquetSink:
     def __init__(self, path: Path, features: Features) -> None:
         self.path = path
         self.schema = features.arrow_schema
-        self._storage = pa.schema(
+        self.storage = pa.schema(
             [pa.field(f.name, _storage_type(f.type)) for f in self.schema], metadata=self.schema.metadata
         )
-        self._cast = self._storage != self.schema
+        """The schema without extension types: what ``add_table`` takes."""
+        self._cast = self.storage != self.schema
         self._writer = pq.ParquetWriter(path, self.schema)
         self._buffer: list[dict[str, Any]] = []
+        self._tables: list[pa.Table] = []
+        self._table_rows = 0
         self.rows = 0
 
     def add(self, row: dict[str, Any]) -> None:
@@ -234,15 +240,41 @@ class ParquetSink:
         if len(self._buffer) >= BATCH:
             self._flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Rows already in Arrow (``storage`` schema). They are written in the same row groups of
+        ``BATCH`` rows, each one contiguous table, as rows given one by one to ``add``: the file
+        is the same bytes whichever way the rows came (exporters/_fast.py relies on it)."""
+        if self._buffer:
+            raise RuntimeError("a ParquetSink takes rows one way: add() or add_table(), not both")
+        if table.num_rows:
+            self._tables.append(table)
+            self._table_rows += table.num_rows
+        if self._table_rows >= BATCH:
+            self._flush_tables(final=False)
+
+    def _flush_tables(self, *, final: bool) -> None:
+        if not self._tables:
+            return
+        joined = pa.concat_tables(self._tables)
+        whole = joined.num_rows if final else joined.num_rows - joined.num_rows % BATCH
+        for start in range(0, whole, BATCH):
+            self._write(joined.slice(start, BATCH).combine_chunks())
+        rest = joined.slice(whole)
+        self._tables = [rest] if rest.num_rows else []
+        self._table_rows = rest.num_rows
+
+    def _write(self, table: pa.Table) -> None:
+        self._writer.write_table(table.cast(self.schema) if self._cast else table)
+        self.rows += table.num_rows
+
     def _flush(self) -> None:
         if self._buffer:
-            table = pa.Table.from_pylist(self._buffer, schema=self._storage)
-            self._writer.write_table(table.cast(self.schema) if self._cast else table)
-            self.rows += len(self._buffer)
+            self._write(pa.Table.from_pylist(self._buffer, schema=self.storage))
             self._buffer = []
 
     def close(self) -> None:
         self._flush()
+        self._flush_tables(final=True)
         self._writer.close()
 
 
@@ -390,6 +422,26 @@ def as_json_text(value: Any, column: str, example: Example, file_type: str, drif
     if _may_drift(text):
         _record_drift(value, text, column, example, file_type, drift)
     return text
+
+
+_DRIFTS: dict[tuple[str, str], tuple[tuple[str, Any, Any], ...]] = {}
+"""drift_of's answers by (file type, text); bounded like _EXACT."""
+
+
+def drift_of(text: str, file_type: str) -> tuple[tuple[str, Any, Any], ...]:
+    """What ``datasets`` loads changed in the JSON ``text``: (path inside the value, written,
+    loaded) per value; empty for a text that loads back exactly. The same test as the rows'
+    own (``_record_drift``), for a text given without its value (exporters/_fast.py)."""
+    if not _may_drift(text):
+        return ()
+    key = (file_type, text)
+    found = _DRIFTS.get(key)
+    if found is None:
+        found = tuple(_differences(json.loads(text), _loaded_by_datasets(text, file_type), ""))
+        if len(_DRIFTS) >= _EXACT_LIMIT:
+            _DRIFTS.clear()
+        _DRIFTS[key] = found
+    return found
 
 
 def _loaded_by_datasets(text: str, file_type: str) -> Any:

@@ -10,7 +10,7 @@ Filters apply in this order, each counted in the manifest's ``selection.dropped`
     pass_rate_band  LO <= pass rate <= HI, from the ``difficulty`` view; the attempts and passes
                     of every solver that measured the task are pooled. A row with no
                     measurement is dropped and counted as ``not_measured``.
-    dedup           the first row (by example id) of each normalised request (NFKC, case
+    dedup           the first row (in export order) of each normalised request (NFKC, case
                     folded, whitespace collapsed: ``validators.normalise_text``) is kept
 
 Then, with ``split``, each row's split is drawn from a hash of the seed and its trace id
@@ -19,11 +19,15 @@ order given), so every variant of one trace (same ``trace.trace_id``) lands in t
 a row's split never depends on which other rows are exported, and the same seed always gives
 the same split. Fractions are therefore expected shares, not exact counts. A no_call task has
 an empty trace, shared by all of them; it is grouped by its user values instead (the variants
-of one no_call draft share them). Without ``split`` the split the version stores is kept.
+of one no_call draft share them (``schemas.variant_key``). Without ``split`` the split the version
+stores is kept.
 
-Streaming: examples come from ``Store.iter_examples`` in batches; pass rates are looked up
-per batch (one query over the ``difficulty`` view for the batch's ids). Dedup keeps one 64-bit
-hash per kept request, not the rows.
+Order and streaming: rows come in the order the store holds the examples (the order they were
+first stored; ``Store.iter_version_examples``), one batch of bodies at a time; pass rates are
+looked up per batch (one query over the ``difficulty`` view for the batch's ids). Dedup keeps
+one 64-bit hash per kept request, not the rows. ``Store.export_keys`` applies the same filters,
+except dedup, in SQL, for the fast trl-sft export (exporters/_fast.py); the two must agree, and
+tests/exporters/test_fast_export.py checks that they write the same files.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from schemas import (
     ExportSelection,
     StoreError,
     VersionInfo,
-    canonical_json,
+    variant_key,
 )
 
 from ._export import Row, closing
@@ -107,8 +111,7 @@ def parse_names(text: str) -> list[str]:
 
 def split_of(example: Example, fractions: dict[str, float], seed: int) -> str:
     """The split a row goes to: by its trace (variants together), seeded."""
-    key = example.trace.trace_id if example.trace.steps else "no_call:" + canonical_json(example.task.user_values)
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    digest = hashlib.sha256(f"{seed}:{variant_key(example)}".encode()).digest()
     u = int.from_bytes(digest[:8], "big") / 2**64
     total = 0.0
     names = list(fractions)
@@ -134,12 +137,13 @@ def select_rows(
     *,
     batch_size: int = 1000,
 ) -> Iterator[Row]:
-    """The version's rows that pass ``filters``, each with its split, in example id order."""
+    """The version's rows that pass ``filters``, each with its split, in the order the store
+    holds them (``Store.iter_version_examples``, the order ``Store.export_keys`` gives)."""
     counts = counts if counts is not None else SelectionCounts()
     kinds = set(filters.kinds) if filters.kinds else None
     tools = set(filters.tools) if filters.tools else None
     seen: set[int] = set()
-    rows = store.iter_examples(version.version_id, batch_size=batch_size)
+    rows = store.iter_version_examples(version.version_id, batch_size=batch_size)
     with closing(rows):
         batch: list[Row] = []
         for row in rows:

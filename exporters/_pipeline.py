@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import datasets
 
-from schemas import ConfigError, ExportError, ExportFilters, ExportSelection, VersionInfo
+from schemas import ConfigError, ExportError, ExportFilters, ExportSelection, LoadDrift, VersionInfo
 
-from ._base import DEFAULT_OPTIONS, ExportFormat, ExportOptions, FinishContext
+from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions, FinishContext
 from ._export import (
     MANIFEST_SUFFIX,
     ExportResult,
@@ -37,6 +37,7 @@ from ._export import (
     write_manifest,
     write_rows,
 )
+from ._fast import plan_fast_export
 from ._filters import SelectionCounts, select_rows, split_of
 from ._formats import FORMATS
 from ._replay_table import write_replay_table
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
     from store import Store
 
 Sidecars = Callable[[Staging, str], list[tuple[str, str, int | None]]]
+Extra = tuple[str, str, int | None, str | None]
+"""A non-data file a format's ``write_data`` staged: (path, role, rows, split)."""
 _UPDATED_IN_PLACE = (DATASET_INFO,)
 
 
@@ -81,14 +84,33 @@ def export_rows(
     split_names = list(filters.split) if filters is not None and filters.split else None
     if filters is not None and filters.split:
         rows = _assign_splits(rows, filters.split, filters.split_seed)
-    stem = out.stem if out.suffix else out.name
-    with Staging(out) as stage, _quiet_progress(), closing(rows):
+
+    def write_data(stage: Staging) -> tuple[list[DataFile], list[LoadDrift], list[Extra]]:
         write = getattr(writer, "write_data", None)
         if write is not None:
-            data, drift, extra = write(rows, stage, out, version, options, split_names, provenance, filters)
-        else:
-            data, drift = write_rows(rows, writer, stage, out, version, options, split_names)
-            extra = []
+            return write(rows, stage, out, version, options, split_names, provenance, filters)  # type: ignore[no-any-return]
+        data, drift = write_rows(rows, writer, stage, out, version, options, split_names)
+        return data, drift, []
+
+    with closing(rows):
+        return _export(writer, out, version, options, filters, selection, sidecars, write_data)
+
+
+def _export(
+    writer: ExportFormat,
+    out: Path,
+    version: VersionInfo,
+    options: ExportOptions,
+    filters: ExportFilters | None,
+    selection: ExportSelection | Callable[[], ExportSelection] | None,
+    sidecars: Sidecars | None,
+    write_data: Callable[[Staging], tuple[list[DataFile], list[LoadDrift], list[Extra]]],
+) -> ExportResult:
+    """Stage the data (``write_data``), the format's extra files, the sidecars and the manifest;
+    then move them into place, the manifest last."""
+    stem = out.stem if out.suffix else out.name
+    with Staging(out) as stage, _quiet_progress():
+        data, drift, extra = write_data(stage)
         files = [file_entry(stage, d.path, "data", d.rows, d.split) for d in data]
         files += [file_entry(stage, rel, role, n, split) for rel, role, n, split in extra]
         existing = {name: (out.parent / name).read_bytes() for name in _UPDATED_IN_PLACE
@@ -131,6 +153,9 @@ def export_version(
 ) -> ExportResult:
     """Export a sealed version: select rows by ``filters``, write ``fmt`` to ``out``.
 
+    Rows go out in the order the store holds them (see ``Store.export_keys``). A trl-sft parquet
+    export without ``--dedup`` copies the renderings the store keeps (exporters/_fast.py); any
+    other goes through ``export_rows``. Both write the same bytes for the same rows.
     RL formats also get ``<stem>.reward_spec.json`` (``rubric`` overrides the run's tree) and
     ``<stem>.replay.parquet``. The manifest records the filters and what each dropped.
     """
@@ -150,6 +175,12 @@ def export_version(
             n = write_replay_table(store, again, stage.path(replay_rel), version)
             return [(spec_rel, "reward_spec", None), (replay_rel, "replay", n)]
 
+    out, options = Path(out), options or DEFAULT_OPTIONS
+    check_target(writer, out)
+    check_options(writer, options)
+    fast = plan_fast_export(store, version, writer, out, filters, options)
+    if fast is not None:  # the same files, from the stored renderings (exporters/_fast.py)
+        return _export(writer, out, version, options, filters, fast.selection, sidecars, fast.write)
     rows = select_rows(store, version, filters, counts, batch_size=batch_size)
     return export_rows(
         rows, fmt=fmt, out=out, version=version, options=options, filters=filters,

@@ -40,6 +40,10 @@ pandas' ujson, which is not round-trip exact for some floats (``-0.7`` loads as
 huggingface/datasets PR #8652). The exporter lists every such value in the manifest's
 ``load_drift``; readers that parse the JSON text themselves (pyarrow, DuckDB, ``json.loads``)
 get the exact value.
+
+A parquet export of this format usually never calls ``row``: the store keeps each example's
+rendering (``schemas.render_example``: exactly these two lists as JSON texts, checked against
+this row's schema) and exporters/_fast.py copies it, writing the same bytes.
 """
 
 from __future__ import annotations
