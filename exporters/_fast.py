@@ -3,7 +3,8 @@
     export_version(store, version, fmt="trl-sft", out="x.parquet", filters)
         plan_fast_export: trl-sft, .parquet, default options, no --dedup, every kept row rendered
         and stamped  ─> Store.export_keys (one pass over small columns: filters, seeded split)
-                     ─> Store.iter_rendered (row-id range chunks) ─> ParquetSink.add_table
+                     ─> Store.iter_rendered (row-id range chunks, read ahead by a thread
+                        while the previous chunk is written) ─> ParquetSink.add_table
         otherwise    ─> the Python path (select_rows ─> TrlSftFormat.row ─> RowChecker ─> sinks)
 
 Which path runs is invisible except in speed: both write the same bytes (tests/exporters/
@@ -39,9 +40,9 @@ and it writes exactly the two stamped lists as the row's two columns, nothing ad
 row it writes is one that was validated against the schema the Python path would check it
 against now. A row without today's stamp (it failed the check, could not be rendered, or was
 rendered by older code or against an older schema) sends the whole export down the Python
-path; first those rows alone are built and checked, so an invalid one fails at once with the
-usual one-line ExportError naming the example and the field (jsonschema's report) and nothing
-is written. Stored renderings changed behind the store's back are what ``Store.verify`` detects
+path; first those rows alone are built and checked (up to ``PRECHECK_LIMIT`` of them), so an
+invalid one fails at once with the usual one-line ExportError naming the example and the field
+(jsonschema's report) and nothing is written. Stored renderings changed behind the store's back are what ``Store.verify`` detects
 (each member's render hash), as it does for member rows.
 
 load_drift
@@ -49,14 +50,17 @@ load_drift
 The manifest lists values ``datasets``' JSON decoder will load changed. Only a text holding a
 float or a 16+ digit integer can load changed; the store recorded which texts do
 (``chat_numeric``). Those texts are gathered per chunk with Arrow, each distinct text is decoded
-once (``_export._drift_of``, the Python path's own test), and the entries are listed in row
+once (``_export.drift_of``, the Python path's own test), and the entries are listed in row
 order (messages, then tools), the first ``LOAD_DRIFT_LIMIT`` of them, all counted.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Full, Queue
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -82,10 +86,13 @@ if TYPE_CHECKING:
     from store import Store
     from store._rendered import ExportKeys
 
-CHUNK_ROWS = 32_768
+CHUNK_ROWS = 8192
 """Rows read from the store at a time (one Arrow table); memory is bounded by this, not by N."""
+PRECHECK_LIMIT = 10_000
+"""Rows without a valid stored rendering that are checked before the Python path starts (an
+invalid one fails at once). More than this (renderings stamped by older code) go straight to
+the Python path, which checks every row anyway, rather than being parsed twice."""
 _SCHEMA = "export-trl-sft"
-_TOOL_CALLS = '"tool_calls"'
 
 
 @dataclass
@@ -110,7 +117,7 @@ class FastExport:
         try:
             for name in names:
                 sinks[name] = ParquetSink(stage.path(split_file_name(self.out.name, name)), self.writer.features)
-            for chunk in self.store.iter_rendered(self.keys, chunk_rows=CHUNK_ROWS):
+            for chunk in _prefetched(self.store.iter_rendered(self.keys, chunk_rows=CHUNK_ROWS)):
                 _record_drift(chunk, drift)
                 rows = _rows(chunk, sinks[names[0]].storage)
                 if names == [None]:
@@ -128,6 +135,52 @@ class FastExport:
         return data, drift, []
 
 
+def _prefetched(chunks: Iterator[pa.Table], depth: int = 2) -> Iterator[pa.Table]:
+    """``chunks``, read ahead by a thread: DuckDB reads the next chunk while this one is checked
+    for drift and written (both release the GIL), at most ``depth`` chunks waiting."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        queue.put(("chunk", chunk), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    break
+            else:
+                queue.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            queue.put(("error", exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()  # in this thread: the store's cursor is closed where it was used
+
+    reader = threading.Thread(target=produce, name="export-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # let it see the stop; drain what it may still be putting
+            try:
+                queue.get(timeout=0.05)
+            except Empty:
+                pass
+        reader.join()
+
+
 def plan_fast_export(
     store: Store, version: VersionInfo, writer: ExportFormat, out: Path, filters: ExportFilters,
     options: ExportOptions,
@@ -143,7 +196,8 @@ def plan_fast_export(
         return None
     keys = store.export_keys(version.version_id, filters)
     if len(keys.unready):
-        _check_unready(store, keys, writer, version, options)
+        if len(keys.unready) <= PRECHECK_LIMIT:
+            _check_unready(store, keys, writer, version, options)
         return None
     return FastExport(store=store, keys=keys, writer=writer, out=out)
 
@@ -177,14 +231,16 @@ def _record_drift(chunk: pa.Table, drift: DriftLog) -> None:
     tools = chunk.column("chat_tools").combine_chunks()
     n_messages = pc.take(pc.list_value_length(messages), rows)
     in_messages = pc.less(positions, n_messages)
-    # a position p of row r is messages[r][p], or tools[r][p - len(messages[r])]
-    message_at = pc.add(pc.take(messages.offsets, rows), positions.cast(pa.int32()))
-    tool_at = pc.add(pc.take(tools.offsets, rows), pc.subtract(positions.cast(pa.int32()), n_messages))
-    texts = pc.if_else(
-        in_messages,
-        pc.take(pc.list_flatten(messages), pc.if_else(in_messages, pc.subtract(message_at, messages.offsets[0]), 0)),
-        pc.take(pc.list_flatten(tools), pc.if_else(in_messages, 0, pc.subtract(tool_at, tools.offsets[0]))),
-    )
+    # position p of row r is messages[r][p], else tools[r][p - len(messages[r])]
+    at = pc.indices_nonzero(in_messages)
+    from_messages = pc.take(pc.list_flatten(messages), pc.subtract(
+        pc.add(pc.take(pc.take(messages.offsets, rows), at), pc.take(positions, at)), messages.offsets[0]))
+    at_tools = pc.indices_nonzero(pc.invert(in_messages))
+    from_tools = pc.take(pc.list_flatten(tools), pc.subtract(
+        pc.add(pc.take(pc.take(tools.offsets, rows), at_tools),
+               pc.subtract(pc.take(positions, at_tools), pc.take(n_messages, at_tools))), tools.offsets[0]))
+    gathered = pa.concat_arrays([from_messages, from_tools])
+    texts = pc.take(gathered, pc.sort_indices(pa.concat_arrays([at, at_tools])))
     found = {t: drift_of(t, ".parquet") for t in pc.unique(texts).to_pylist()}
     drifting = [t for t, diffs in found.items() if diffs]
     if not drifting:

@@ -6,8 +6,9 @@ does not fit ``ExportFormat`` and has its own entry point, ``export_replay_table
 ``generators.ReplaySimulator.from_parquet``.
 
 Rows: every observation that a step of one of the version's examples points to
-(``Step.observation_id``), once, in the order the examples first reach them (examples by id,
-each batch's new observations by id), so exporting the same version twice gives the same file.
+(``Step.observation_id``), once, in the order the examples first reach them (examples in export
+order, the order the store holds them; each batch's new observations by id), so exporting the
+same version twice gives the same file.
 Columns (``generators.REPLAY_COLUMNS``)::
 
     toolset, toolset_version, tool      strings (toolset_version may be null)
@@ -20,7 +21,7 @@ The tools the examples offer (``Example.tools``, one per toolset and name) trave
 file's key-value metadata under ``backchain.tools`` as a JSON list of ``schemas.Tool``, so
 ``list_tools()`` of the loaded simulator offers what the model was offered.
 
-Streaming: examples are read in batches (``Store.iter_examples``), each batch's observations
+Streaming: examples are read in batches (``Store.iter_version_examples``), each batch's observations
 are fetched with one query over the public ``observations`` view and written as one parquet
 row group. Only the ids of observations already written are kept, to write each once. The
 file and its manifest (``ExportManifest``, format ``replay``) are written in a scratch
@@ -94,7 +95,7 @@ def export_replay_table(
         raise ConfigError("the replay table is one table of calls: --split does not apply to --format replay")
     counts = SelectionCounts()
     if filters is None:
-        source = store.iter_examples(version.version_id, batch_size=batch_size)
+        source = store.iter_version_examples(version.version_id, batch_size=batch_size)
     else:
         source = select_rows(store, version, filters, counts, batch_size=batch_size)
     examples = (example for example, _score, _split in source)

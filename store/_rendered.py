@@ -26,13 +26,15 @@ Reads for exports, in storage order and bounded memory
 -------------------------------------------------------
 A version's rows are exported in the order ``example_rows`` holds them (the order they were
 first stored), not sorted by id: sorting a million bodies by id made DuckDB hold them all (3.5 GB
-at 1M rows, bench/export.py). ``export_keys`` makes one pass over the version's members reading
-only small columns (row id, score, split, kind, variant key, stamp; the trace only for a tools
-filter), applies the SQL-expressible filters and the seeded split, and returns the kept rows'
-row ids in storage order with their splits: about 20 bytes per row. ``iter_rendered`` then
-reads the payload in row-id ranges of ``chunk_rows`` kept rows (a range read is sequential:
-DuckDB prunes by row id), so only one chunk is ever held. ``iter_version_examples`` streams
-parsed bodies the same way and in the same order, for the exports that build rows in Python.
+at 1M rows, bench/export.py). ``export_keys`` makes one pass over the version's members, joined
+with their examples ``MEMBER_CHUNK`` members at a time, reading only small columns (row id,
+score, split, kind, variant key, stamp; the trace only for a tools filter); it applies the
+SQL-expressible filters and the seeded split and returns the kept rows' row ids in storage order
+with their splits: about 20 bytes per row. ``iter_rendered`` then reads the payload in row-id
+ranges of ``CHUNK_ROWS`` kept rows (a range read is sequential: DuckDB prunes by row id; a range
+holding rows of other versions is narrowed by a semi join), so only one chunk is ever held.
+``iter_version_examples`` streams parsed bodies the same way and in the same order, for the
+exports that build rows in Python.
 
 Row ids are positions: stable within the snapshot one export reads (each read runs in one
 transaction on its own cursor), and DuckDB keeps rows in the order they were inserted. An
@@ -86,6 +88,11 @@ RENDER_HASH_SQL = (
     "array_to_string(e.chat_messages, chr(30)), array_to_string(e.chat_tools, chr(30))))"
 )
 _UNRENDERED_SQL = " AND ".join(f"e.{c} IS NULL" for c in RENDERED_COLUMNS[:-1])
+
+MEMBER_CHUNK = 262_144
+"""Member rows joined with their examples at a time, when collecting a version's keys."""
+CHUNK_ROWS = 8192
+"""Rows of payload read at a time (``iter_rendered``)."""
 
 DROP_REASONS = ("min_score", "kinds", "tools", "not_measured", "pass_rate_band")
 """What ``export_keys`` can drop a row for, in the order the filters apply (dedup is not SQL)."""
@@ -205,7 +212,7 @@ def _split_sql(fractions: dict[str, float], seed: int, params: dict[str, Any]) -
         params[f"total{k}"], params[f"name{k}"] = total, name
         whens.append(f"WHEN u < $total{k} THEN $name{k}")
     params["last_name"] = names[-1]
-    return f"CASE {' '.join(whens)} ELSE $last_name END", u
+    return (f"CASE {' '.join(whens)} ELSE $last_name END" if whens else "$last_name"), u
 
 
 class RenderedMixin:
@@ -218,7 +225,7 @@ class RenderedMixin:
         def _version_by_id(self, version_id: str) -> Any: ...
 
     @contextmanager
-    def _snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _export_cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor in its own read transaction: row ids stay valid while a read streams."""
         cur = self.con.cursor()
         try:
@@ -230,6 +237,29 @@ class RenderedMixin:
             except duckdb.Error:
                 pass
             cur.close()
+
+    def _member_keys(self, version_id: str, select: str, params: dict[str, Any], action: str) -> pa.Table:
+        """``select`` (which names the rows as ``{members}``: a version's member rows ``m``
+        joined with their examples ``e``) over the members in ranges of ``MEMBER_CHUNK`` member
+        row ids, so that DuckDB's join holds one range of members at a time (a version's members
+        were inserted together and sit side by side); the rows come back sorted by ``r``, the
+        example's row id."""
+        span = first_row(self.con.execute(
+            "SELECT min(rowid), max(rowid) FROM member_rows WHERE version_id = ?", [version_id]))
+        low, high = (0, -1) if span is None or span[0] is None else (int(span[0]), int(span[1]))
+        members = ("(SELECT example_id, score, split FROM member_rows WHERE version_id = $version_id "
+                   "AND rowid BETWEEN $low AND $high) AS m "
+                   "JOIN example_rows AS e ON e.example_id = m.example_id")
+        sql = select.replace("{members}", members)
+        parts: list[pa.Table] = []
+        try:
+            for start in range(low, max(high, low) + 1, MEMBER_CHUNK):
+                bounds = {"version_id": version_id, "low": start, "high": start + MEMBER_CHUNK - 1}
+                parts.append(self.con.sql(sql, params={**params, **bounds}).to_arrow_table())
+        except duckdb.Error as exc:
+            raise translate_error(exc, self.path, action) from exc
+        table = pa.concat_tables(parts)
+        return table.take(pc.sort_indices(table.column("r")))
 
     def _renderings_intact(self, version_id: str) -> bool:
         """True when every member's rendering columns still match their render hash."""
@@ -249,7 +279,7 @@ class RenderedMixin:
         if filters.dedup:
             raise ValueError("export_keys cannot dedup; select rows in Python for --dedup")
         self._version_by_id(version_id)
-        params: dict[str, Any] = {"version_id": version_id, "stamp": rendering_stamp()}
+        params: dict[str, Any] = {"stamp": rendering_stamp()}
         reasons: list[str] = []
         joins = ""
         if filters.min_score is not None:
@@ -274,17 +304,13 @@ class RenderedMixin:
             split, u = _split_sql(filters.split, filters.split_seed, params)
         else:
             split, u = "stored_split", "NULL::DOUBLE"
-        sql = (
+        table = self._member_keys(
+            version_id,
             f"SELECT r, reason, {split} AS split, ready FROM ("
             f"SELECT e.rowid AS r, {reason} AS reason, m.split AS stored_split, {u} AS u, "
-            "e.chat_stamp IS NOT DISTINCT FROM $stamp AS ready "
-            f"FROM member_rows AS m JOIN example_rows AS e ON e.example_id = m.example_id{joins} "
-            "WHERE m.version_id = $version_id) ORDER BY r"
+            "e.chat_stamp IS NOT DISTINCT FROM $stamp AS ready FROM {members}" + joins + ")",
+            params, "export: selecting rows",
         )
-        try:
-            table = self.con.sql(sql, params=params).to_arrow_table()
-        except duckdb.Error as exc:
-            raise translate_error(exc, self.path, "export: selecting rows") from exc
         reason_col = table.column("reason").combine_chunks()
         dropped = dict.fromkeys(DROP_REASONS, 0)
         for item in pc.value_counts(reason_col).to_pylist():
@@ -300,7 +326,7 @@ class RenderedMixin:
             split_names=list(filters.split) if filters.split else [],
         )
 
-    def iter_rendered(self, keys: ExportKeys, *, chunk_rows: int = 32_768) -> Iterator[pa.Table]:
+    def iter_rendered(self, keys: ExportKeys, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
         """The kept rows' renderings, in export order, one table of up to ``chunk_rows`` rows at
         a time: example_id, split, chat_messages, chat_tools, chat_numeric."""
         for chunk, splits in _chunks(self, keys.rowids, keys.splits, chunk_rows,
@@ -321,14 +347,8 @@ class RenderedMixin:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._version_by_id(version_id)
-        try:
-            keys = self.con.sql(
-                "SELECT e.rowid AS r, m.score, m.split FROM member_rows AS m JOIN example_rows AS e "
-                "ON e.example_id = m.example_id WHERE m.version_id = ? ORDER BY r",
-                params=[version_id],
-            ).to_arrow_table()
-        except duckdb.Error as exc:
-            raise translate_error(exc, self.path, "export: reading the version") from exc
+        keys = self._member_keys(version_id, "SELECT e.rowid AS r, m.score, m.split FROM {members}", {},
+                                 "export: reading the version")
         extra = pa.table({"score": keys.column("score"), "split": keys.column("split")})
         rowids = keys.column("r").combine_chunks().cast(pa.int64())
         for chunk, members in _chunks(self, rowids, extra, batch_size, "body"):
@@ -341,22 +361,26 @@ def _chunks(store: RenderedMixin, rowids: pa.Array, extra: Any, chunk_rows: int,
             columns: str) -> Iterator[tuple[pa.Table, Any]]:
     """``columns`` of the rows at ``rowids`` (ascending), ``chunk_rows`` at a time, in that order,
     each with the matching slice of ``extra``."""
-    with store._snapshot() as cur:
+    with store._export_cursor() as cur:
         for start in range(0, len(rowids), chunk_rows):
             wanted = rowids.slice(start, chunk_rows)
             lo, hi = wanted[0].as_py(), wanted[-1].as_py()
-            cur.register("_export_rowids", pa.table({"r": wanted}))
+            # The row-id range prunes the scan. When it holds only wanted rows (a version whose
+            # examples were stored together) it is read as it is; else a semi join keeps them.
+            dense = hi - lo + 1 == len(wanted)
+            if not dense:
+                cur.register("_export_rowids", pa.table({"r": wanted}))
             try:
-                # the row-id range prunes the scan; the semi join keeps only the wanted rows
                 table = cur.sql(
-                    f"SELECT rowid AS _r, {columns} FROM example_rows WHERE rowid BETWEEN ? AND ? "
-                    "AND rowid IN (SELECT r FROM _export_rowids)",
+                    f"SELECT rowid AS _r, {columns} FROM example_rows WHERE rowid BETWEEN ? AND ?"
+                    + ("" if dense else " AND rowid IN (SELECT r FROM _export_rowids)"),
                     params=[lo, hi],
                 ).to_arrow_table()
             except duckdb.Error as exc:
                 raise translate_error(exc, store.path, "export: reading rows") from exc
             finally:
-                cur.unregister("_export_rowids")
+                if not dense:
+                    cur.unregister("_export_rowids")
             if table.num_rows != len(wanted):
                 raise StoreError(
                     f"export: {len(wanted) - table.num_rows} rows of {store.path} vanished while "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from schemas import (
     Judgement,
     Normaliser,
     Step,
+    StoreError,
     Task,
     TaskDifficulty,
     Tool,
@@ -123,6 +125,7 @@ def both_paths(db: Path, tmp_path: Path, filters: ExportFilters, *, dataset: str
 CASES = {
     "plain": ExportFilters(),
     "split": ExportFilters(split={"train": 0.5, "validation": 0.25, "test": 0.25}, split_seed=7),
+    "one-split": ExportFilters(split={"all": 1.0}),
     "min-score": ExportFilters(min_score=0.7),
     "kinds-and-split": ExportFilters(kinds=["single", "multi_step", "no_call"], split={"a": 0.5, "b": 0.5}),
     "tools": ExportFilters(tools=["slope_at", "convert_units"]),
@@ -161,6 +164,20 @@ def test_many_rows_cross_chunks_and_row_groups_identically(tmp_path: Path, monke
             assert manifest["row_count"] == 3400
             assert pq.read_metadata(pa.BufferReader(fast["train.parquet"])).num_row_groups == 2
             assert len(manifest["load_drift"]) == 1000 and manifest["load_drift_total"] > 1100
+
+
+def test_drifting_values_in_rows_without_tools_or_only_in_tools(tmp_path: Path) -> None:
+    no_tools = awkward_example(5).model_copy(update={"tools": []})
+    tools_only = paris_chain().model_copy(update={"tools": [SLOPE]})
+    db = tmp_path / "odd.duckdb"
+    store_version(db, [no_tools, tools_only], [0.5, 0.6])
+    store_version(db, [no_tools], [0.5], dataset="bare")  # not one tool in the whole chunk
+    for dataset, expected in (("geo", ["messages/1", "tools/0/function/parameters/properties/latitude/default"]),
+                              ("bare", ["messages/1"])):
+        fast, slow = both_paths(db, tmp_path, ExportFilters(), dataset=dataset)
+        assert fast == slow
+        fields = [d["field"] for d in json.loads(fast["train.parquet.manifest.json"])["load_drift"]]
+        assert sorted(fields) == expected
 
 
 def test_a_real_pipeline_version_both_ways(pipeline_db: Path, tmp_path: Path) -> None:
@@ -250,3 +267,27 @@ def test_rows_go_out_in_storage_order_on_both_paths(hand_db: Path, tmp_path: Pat
         for chunk in store.iter_rendered(store.export_keys(version.version_id, ExportFilters()), chunk_rows=4):
             rendered += chunk.column("example_id").to_pylist()
     assert stored == python == rendered and len(stored) == 11
+
+
+def test_the_read_ahead_hands_over_errors_and_closes_the_reader() -> None:
+    closed: list[str] = []
+
+    def chunks() -> Any:
+        try:
+            for i in range(100):
+                yield pa.table({"i": [i]})
+        finally:
+            closed.append(threading.current_thread().name)
+
+    ahead = fast_module._prefetched(chunks())
+    assert [next(ahead).column("i")[0].as_py() for _ in range(3)] == [0, 1, 2]
+    ahead.close()  # the consumer stops early (say, a write failed): the reader is closed, in its thread
+    assert closed == ["export-reader"]
+    assert not any(t.name == "export-reader" for t in threading.enumerate())
+
+    def failing() -> Any:
+        yield pa.table({"i": [0]})
+        raise StoreError("the store stopped answering")
+
+    with pytest.raises(StoreError, match="stopped answering"):
+        list(fast_module._prefetched(failing()))
