@@ -60,6 +60,9 @@ class Endpoint:
     model: str
     api_key_env: str | None = None
     flavor: Flavor = "auto"
+    cache_scope: str | None = None
+    """What cached replies are keyed by instead of the URL: a server whose URL changes from run
+    to run (the bundled model on a free port) names what it serves, so a rerun finds its replies."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", self.url.rstrip("/"))
@@ -141,7 +144,7 @@ class ChatClient:
         self.cache = cache
         # What a cached reply is keyed by besides the request: the URL, or a name
         # shared by replicas of one model so any replica's reply answers them all.
-        self.cache_scope = cache_scope or endpoint.url
+        self.cache_scope = cache_scope or endpoint.cache_scope or endpoint.url
         self._flavor: Flavor = endpoint.flavor
         self._semaphore = asyncio.Semaphore(concurrency)
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=10.0))

@@ -75,7 +75,20 @@ class LocalModelServer:
 
     @property
     def endpoint(self) -> Endpoint:
-        return Endpoint(url=f"http://127.0.0.1:{self.port}/v1", model=self.alias, flavor="llama.cpp")
+        return Endpoint(url=f"http://127.0.0.1:{self.port}/v1", model=self.alias, flavor="llama.cpp",
+                        cache_scope=self.cache_scope)
+
+    @property
+    def cache_scope(self) -> str:
+        """The model file (name and size) and the llama.cpp build: what the replies depend on, not the port."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            build = version("llama_cpp_python")
+        except PackageNotFoundError:  # pragma: no cover - the server could not start without it
+            build = "unknown"
+        size = self.model_path.stat().st_size if self.model_path.is_file() else 0
+        return f"llama.cpp-local:{self.model_path.name}:{size}:llama-cpp-python {build}:n_ctx {self.n_ctx}"
 
     def _log_tail(self) -> str:
         if self._log is None:
