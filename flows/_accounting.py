@@ -101,6 +101,10 @@ class RunAccounting:
                             for t, n in sorted(calls.items())]
         self.flush()
 
+    def record_requests(self, stage: str, requests: Iterable[ModelRequest]) -> None:
+        """Add requests made elsewhere (a batch on a worker) under ``stage``; stored with the stage."""
+        self.requests += [r.model_copy(update={"stage": stage}) for r in requests]
+
     def _drain(self, stage: str) -> None:
         for client in self._clients:
             self.requests += [r.model_copy(update={"stage": stage}) for r in client.take_log()]

@@ -20,7 +20,7 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -198,11 +198,31 @@ class RunConfig(_Model):
         "the new results are still recorded and replace the cached ones.",
     )
 
+    task_runner: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where the model-bound stages (back-chain writing, judging) run: 'local' in the "
+        "flow's process; 'dask' in batches on Dask workers (a LocalCluster, or dask_address).",
+    )
+    dask_address: str | None = Field(
+        default=None, description="Scheduler of a running Dask cluster (tcp://host:8786); default: a LocalCluster."
+    )
+    dask_workers: int = Field(default=2, gt=0, le=1024, description="LocalCluster worker processes.")
+    batch_size: int = Field(
+        default=32, gt=0, le=100_000, description="Drafts or examples per batch on a scale-out task runner."
+    )
+    scratch_dir: str | None = Field(
+        default=None,
+        description="Where batches read the model-reply cache snapshot; must be readable by every worker "
+        "(default: a directory beside the database).",
+    )
+
     @model_validator(mode="after")
     def _breaker_can_open(self) -> RunConfig:
         if self.error_min_calls > self.error_window:
             raise ValueError(f"error_min_calls ({self.error_min_calls}) is larger than error_window "
                              f"({self.error_window}): the circuit breaker could never open")
+        if self.dask_address is not None and self.task_runner != "dask":
+            raise ValueError("dask_address is set but task_runner is 'local': set task_runner = 'dask'")
         return self
 
     @field_validator("kinds")

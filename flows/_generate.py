@@ -17,6 +17,7 @@ left 'running' by a dead process are marked 'interrupted' when it starts.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
@@ -55,6 +56,7 @@ from ._caches import RunCaches, toolset_scopes
 from ._prefect_env import quiet_expected_errors
 from ._config import EMBEDDED_VALUES, RunConfig, ToolsetConfig
 from ._report import Reporter, judge_leaf_count
+from ._scale_out import BatchResult, ModelSpec, ScaleOut
 
 T = TypeVar("T")
 TaskWrapper = Callable[[Callable[..., Awaitable[T]], str], Callable[..., Awaitable[T]]]
@@ -95,6 +97,8 @@ class RunSummary:
     seconds: float = 0.0
     #: Stage times, model requests and tool calls of the run (stored per stage as it ends).
     accounting: RunAccounting | None = field(default=None, repr=False)
+    #: With task_runner = "dask": the runner, batches spread and distinct workers that ran them.
+    scale_out: dict[str, Any] | None = None
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -106,7 +110,7 @@ class RunSummary:
             "status_counts": self.status_counts, "writer_counts": self.writer_counts,
             "top_reasons": self.top_reasons, "volatile_tools": self.volatile_tools,
             "cached_calls": self.cached_calls, "cached_replies": self.cached_replies,
-            "interrupted_runs": self.interrupted_runs,
+            "interrupted_runs": self.interrupted_runs, "scale_out": self.scale_out,
             "seconds": round(self.seconds, 3),
         }
 
@@ -247,6 +251,8 @@ async def run_pipeline(
             for client in clients:
                 client.cache = caches  # identical model requests are answered from the store
             recorder = CallRecorder(caches, toolset_scopes({ts.name: entry for entry, ts in opened}))
+            scale = await _scale_out(config, Path(db), stack, caches, acct, writer_ep, judge_eps, clients, scope,
+                                     reporter)
             store.start_run(run_id, config.dataset, config.redacted(), summary.models,
                             rubric_hash=rubric.rubric_hash, flow_run_id=flow_run_id or None)
             store.claim_run(run_id)
@@ -255,7 +261,7 @@ async def run_pipeline(
             try:
                 summary = await _stages_in_order(stage_config, store, reporter, as_task, toolsets, catalog,
                                                  writer, judge, rubric, summary, _toolset_values(config, opened),
-                                                 recorder)
+                                                 recorder, scale)
             except BaseException as exc:
                 summary.cached_calls, summary.cached_replies = recorder.hits, caches.replies_reused
                 summary.seconds = time.monotonic() - started
@@ -269,6 +275,40 @@ async def run_pipeline(
             caches.flush()  # every recorded call committed before the run says it completed
             store.finish_run(run_id, status="completed", stats=summary.stats(), flow_run_id=flow_run_id)
             return summary
+
+
+async def _scale_out(
+    config: RunConfig, db: Path, stack: ExitStack, caches: RunCaches, acct: RunAccounting,
+    writer_ep: Endpoint | None, judge_eps: list[Endpoint], clients: list[ChatClient], scope: str | None,
+    reporter: Reporter,
+) -> ScaleOut | None:
+    """With task_runner = "dask", the started runner that the model-bound stages spread batches on."""
+    if config.task_runner != "dask":
+        return None
+    flavors = {c.endpoint.url: await c.flavor() for c in clients}  # workers need not ask again
+
+    def spec(eps: list[Endpoint], concurrency: int, rate: float | None, cache_scope: str | None) -> ModelSpec:
+        return ModelSpec(tuple(dataclasses.replace(ep, flavor=flavors.get(ep.url, ep.flavor)) for ep in eps),
+                         concurrency, cache_scope, rate)
+
+    scale = ScaleOut(config, db)
+    stack.callback(scale.close)
+    if writer_ep is not None:
+        scale.writer_model = spec([writer_ep], config.llm_concurrency or config.concurrency, config.llm_rate_limit, None)
+    if judge_eps:
+        scale.judge_model = spec(judge_eps, config.judge_concurrency, config.judge_rate_limit, scope)
+
+    def keep(stage: str, result: BatchResult) -> None:
+        for key, endpoint, request, reply in result.replies:
+            caches.put_reply(key, endpoint, request, reply)
+        caches.replies_reused += result.reused
+        acct.record_requests(stage, result.requests)
+
+    scale.on_result = keep
+    where = config.dask_address or f"a local Dask cluster of {config.dask_workers} workers"
+    reporter.note(f"starting the Dask task runner: {where}")
+    await scale.start()
+    return scale
 
 
 def _model_pacers(config: RunConfig, writer: Endpoint | None, judges: list[Endpoint]) -> dict[str, Pacer]:
@@ -302,7 +342,7 @@ async def _stages_in_order(
     toolsets: Mapping[str, Toolset], catalog: _stages.ToolCatalog, writer: LLMWriter | None,
     judge: Judge | None, rubric: Any, summary: RunSummary,
     toolset_values: Mapping[str, Mapping[str, list[Any]]] | None = None,
-    recorder: CallRecorder | None = None,
+    recorder: CallRecorder | None = None, scale: ScaleOut | None = None,
 ) -> RunSummary:
     values = dict(EMBEDDED_VALUES) if config.uses_embedded_toolsets else {}
     values.update(config.values)
@@ -328,7 +368,10 @@ async def _stages_in_order(
     drafts, plan = await acct.timed("draft", as_task(_stages.draft, "draft")(calls, traces, config))
     summary.kinds_wanted, summary.kinds_short = plan.wanted, plan.shortfall()
     with acct.stage("back-chain"), reporter.stage("writing tasks", total=len(drafts)) as advance:
-        written: list[Example] = await as_task(_stages.write, "back-chain")(drafts, catalog, writer, config, advance)
+        if scale is not None and writer is not None:
+            written: list[Example] = await scale.write(store, drafts, catalog, advance)
+        else:
+            written = await as_task(_stages.write, "back-chain")(drafts, catalog, writer, config, advance)
     summary.tasks_written = len(written)
     if config.dedup_threshold > 0 and len(written) > 1:
         reporter.note("removing near-duplicate requests")
@@ -345,9 +388,12 @@ async def _stages_in_order(
     leaves = judge_leaf_count(rubric) * len(examples) if judge is not None else 0
     with acct.stage("judge"), reporter.stages(("validating and judging", len(examples)),
                                               ("judge leaves", leaves)) as (advance, leaf):
-        if judge is not None:
-            judge.on_leaf = lambda: leaf(1)
-        judgements = await as_task(_stages.judge, "judge")(examples, rubric, ctx, judge, advance)
+        if scale is not None and judge is not None:
+            judgements = await scale.judge(store, examples, rubric, ctx, advance, leaf)
+        else:
+            if judge is not None:
+                judge.on_leaf = lambda: leaf(1)
+            judgements = await as_task(_stages.judge, "judge")(examples, rubric, ctx, judge, advance)
 
     # Near duplicates are stored as rejected candidates naming the example they duplicate.
     by_id = {e.example_id: e for e in written}
@@ -371,21 +417,38 @@ async def _stages_in_order(
     summary.top_reasons = Counter(
         _reason_key(j.reason) for j in judgements if j.status != "accepted"
     ).most_common(5)
+    if scale is not None:
+        summary.scale_out = scale.describe()
     acct.close()
     return summary
+
+
+_REPORTERS: dict[str, Reporter] = {}
+"""Reporters of the flows built in this process, by key (a few small objects; kept for the process)."""
+
+
+def _reporter_named(key: str) -> Reporter:
+    return _REPORTERS.get(key) or Reporter(quiet=True)
 
 
 def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[RunSummary]]:
     """The Prefect flow, built lazily so that importing flows/ does not import prefect.
 
-    The reporter (terminal progress) is closed over, not a flow parameter:
-    flow parameters are sent to the Prefect API and must be JSON.
+    The reporter (terminal progress) is not a flow parameter (parameters are
+    sent to the Prefect API and must be JSON), and the flow function does not
+    hold it either: a task runner that runs tasks elsewhere (Dask) pickles the
+    flow with each task, and a terminal console cannot be pickled. The flow
+    finds its reporter by a key instead.
     """
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
     from prefect.runtime import flow_run
 
     from ._artifacts import publish_run_artifacts
+
+    reporter_key = uuid.uuid4().hex
+    if reporter is not None:
+        _REPORTERS[reporter_key] = reporter
 
     def as_task(fn: Callable[..., Awaitable[T]], name: str) -> Callable[..., Awaitable[T]]:
         return task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)  # type: ignore[return-value]
@@ -395,7 +458,7 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
         quiet_expected_errors()
         if isinstance(config, dict):  # a deployment's parameters arrive as JSON (backchain serve)
             config = RunConfig.model_validate(config)
-        summary = await run_pipeline(config, db, reporter or Reporter(quiet=True), as_task,
+        summary = await run_pipeline(config, db, _reporter_named(reporter_key), as_task,
                                      flow_run_id=str(flow_run.get_id() or ""))
         await publish_run_artifacts(summary)  # counts and a report on this flow run (Prefect only)
         return summary

@@ -122,6 +122,9 @@ def render_summary(summary: RunSummary, db: str) -> str:
     if summary.cached_calls or summary.cached_replies:
         lines.append(f"  resumed        {summary.cached_calls} cached tool calls and {summary.cached_replies} "
                      "cached model replies from earlier runs (--refresh makes them again)")
+    if summary.scale_out:
+        so = summary.scale_out
+        lines.append(f"  scale-out      {so['batches']} batches on {so['workers']} Dask workers ({so['address']})")
     if summary.skipped:
         lines.append(f"  skipped tools  {len(summary.skipped)}: " + "; ".join(
             f"{s.tool} ({s.reason})" for s in summary.skipped[:5]))

@@ -123,9 +123,12 @@ async def draft(calls: Sequence[ExploredCall], traces: Sequence[Trace], config: 
 
 async def write(
     drafts: Sequence[Draft], catalog: ToolCatalog, writer: LLMWriter | None, config: RunConfig,
-    advance: Advance = _noop,
+    advance: Advance = _noop, first_index: int = 0,
 ) -> list[Example]:
     """Turn drafts into examples: the template text, or LLM rewrites (``variants`` per draft).
+
+    ``first_index`` is the position of ``drafts[0]`` in the run's drafts: sampling
+    seeds follow the position, so a batch writes what the whole stage would.
 
     A rewrite that fails the cheap gates is kept (it becomes a rejected candidate
     with its reason). When no rewrite of a draft passes, the draft is used in
@@ -164,7 +167,7 @@ async def write(
         advance(1)
         return result
 
-    batches = await asyncio.gather(*(tracked(i, t, k) for i, (t, k) in enumerate(drafts)))
+    batches = await asyncio.gather(*(tracked(first_index + i, t, k) for i, (t, k) in enumerate(drafts)))
     return [e for batch in batches for e in batch]
 
 

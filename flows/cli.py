@@ -120,6 +120,16 @@ def run(
         False, "--refresh",
         help="Make every tool call and model request again instead of reusing those recorded by earlier runs.",
     ),
+    task_runner: Optional[str] = typer.Option(
+        None, "--task-runner",
+        help="Where back-chain writing and judging run: local (this process) or dask (batches on Dask workers) (default: local).",
+    ),
+    dask_address: Optional[str] = typer.Option(
+        None, "--dask-address", help="Scheduler of a running Dask cluster, e.g. tcp://10.0.0.5:8786 (implies --task-runner dask)."),
+    dask_workers: Optional[int] = typer.Option(
+        None, "--dask-workers", min=1, help="Worker processes of the local Dask cluster (default: 2)."),
+    batch_size: Optional[int] = typer.Option(
+        None, "--batch-size", min=1, help="Drafts or examples per batch on the Dask task runner (default: 32)."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Explore tools, back-chain tasks, judge them and seal a new dataset version.
@@ -156,6 +166,12 @@ def run(
         overrides["llm_rate_limit"] = llm_rate_limit
         overrides["max_error_rate"] = max_error_rate
         overrides["min_coverage"] = min_coverage
+        if task_runner is not None and task_runner not in ("local", "dask"):
+            raise ConfigError(f"--task-runner {task_runner!r}: use local or dask")
+        overrides["task_runner"] = "dask" if dask_address and task_runner is None else task_runner
+        overrides["dask_address"] = dask_address
+        overrides["dask_workers"] = dask_workers
+        overrides["batch_size"] = batch_size
         overrides["llm"] = llm.model_dump() if llm else None
         overrides["judge"] = judge.model_dump() if judge else None
         cfg = build_config(config, overrides)

@@ -6,6 +6,8 @@
   run read-only SQL, cache model replies and tool calls.
 * ``CallWriter``: what ``Store.call_writer()`` returns: records tool calls
   from a thread of its own, a batch per commit.
+* ``ReplySnapshot``: a model-reply cache read from a snapshot file
+  (``Store.snapshot_replies``), for batches on workers that cannot open the store.
 * ``parse_ref``: ``"flights@3"`` -> ``("flights", "3")``.
 * ``DEFAULT_DB`` / ``default_db_path()``: where the file lives (``BACKCHAIN_DB``).
 * ``quote_identifier``: the one way identifiers are put into SQL.
@@ -20,6 +22,7 @@ from ._connection import LOCK_TIMEOUT_ENV
 from ._gc import GcReport
 from ._migrations import MIGRATIONS, latest_version
 from ._refs import DB_ENV_VAR, DEFAULT_DB, default_db_path, parse_ref
+from ._snapshot import ReplySnapshot
 from ._sql import CONTRACT_COLUMNS, TABLE_MACROS, quote_identifier
 from ._store import MergeResult, Ref, Store, VersionDiff
 
@@ -33,6 +36,7 @@ __all__ = [
     "MIGRATIONS",
     "MergeResult",
     "Ref",
+    "ReplySnapshot",
     "Store",
     "TABLE_MACROS",
     "VersionDiff",

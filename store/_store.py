@@ -84,6 +84,7 @@ from ._gc import GcReport
 from ._guard import check_predicate, check_read_only
 from ._hashing import member_digest
 from ._rendered import RenderedMixin
+from ._snapshot import SnapshotMixin
 from ._refs import (
     LATEST,
     check_dataset_name,
@@ -147,7 +148,7 @@ class VersionDiff:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class Store(CallsMixin, FactsMixin, AccountingMixin, RenderedMixin):
+class Store(CallsMixin, FactsMixin, AccountingMixin, RenderedMixin, SnapshotMixin):
     """Tables, views, versions and caches in one DuckDB file."""
 
     def __init__(
