@@ -361,7 +361,9 @@ async def _stages_in_order(
     summary.tools_called = len({(o.toolset, o.tool) for o in observations})
     acct.count_tools("explore", [(o.toolset, o.is_error) for o in observations])
 
-    traces = await acct.timed("chain", as_task(_stages.chain, "chain")(calls, config))  # type: ignore[arg-type]
+    with reporter.stage("building chains", total=3 * config.examples) as advance:  # build_traces' limit
+        traces = await acct.timed("chain", as_task(_stages.chain, "chain")(calls, config))  # type: ignore[arg-type]
+        advance(len(traces))
     summary.traces = len(traces)
     summary.multi_step = sum(len(t.steps) > 1 for t in traces)
 
@@ -443,6 +445,7 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
     from prefect.runtime import flow_run
+    from prefect.utilities.annotations import quote
 
     from ._artifacts import publish_run_artifacts
 
@@ -451,7 +454,15 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
         _REPORTERS[reporter_key] = reporter
 
     def as_task(fn: Callable[..., Awaitable[T]], name: str) -> Callable[..., Awaitable[T]]:
-        return task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)  # type: ignore[return-value]
+        stage = task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)
+
+        # quote(): Prefect would otherwise walk every argument (thousands of calls and
+        # examples, nested records) looking for upstream futures: seconds per run at
+        # 1,000 examples (bench/orchestration.py). Stages take no futures.
+        async def call(*args: Any, **kwargs: Any) -> T:
+            return await stage(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})  # type: ignore[no-any-return]
+
+        return call
 
     @flow(name="generate", persist_result=False, validate_parameters=False)
     async def generate(config: RunConfig, db: str) -> RunSummary:

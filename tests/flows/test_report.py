@@ -122,7 +122,7 @@ def test_the_judge_leaves_bar_counts_every_question_asked(real_run: RealRun) -> 
     final = [ln for ln in real_run.progress.splitlines() if ln.startswith("judge leaves")][-1]
     assert f" {asked}/{asked} " in final
     assert re.search(r"\d+(\.\d)?/(s|min)", final) and "eta" in final
-    for stage in ("calling tools", "writing tasks", "validating and judging"):
+    for stage in ("calling tools", "building chains", "writing tasks", "validating and judging"):
         assert any(ln.startswith(stage) for ln in real_run.progress.splitlines())
 
 
