@@ -205,11 +205,9 @@ class ScaleOut:
                 logger.setLevel(level)
 
     async def _spread(self, stage: str, batches: list[dict[str, Any]], on_done: Callable[[int, BatchResult], None]) -> list[BatchResult]:
-        from prefect.utilities.annotations import quote
-
-        # quote(): a batch's arguments are records, never futures; not walking them saves time.
-        futures = [self._runner.submit(self._tasks[stage], parameters={k: quote(v) for k, v in p.items()})
-                   for p in batches]
+        # Not quote()d as the flow's stage arguments are: the Dask path hands a quoted value to
+        # the worker still wrapped. A batch is small; walking it costs little.
+        futures = [self._runner.submit(self._tasks[stage], parameters=p) for p in batches]
         self.batches += len(futures)
 
         async def wait(index: int, future: Any) -> BatchResult:

@@ -102,8 +102,11 @@ def test_with_a_judge_the_reward_asks_the_filters_own_requests(llama_endpoint: E
     rubric = load_rubric("default")
     cache = DictCache()
 
+    # Keyed by URL as a served judge is (the bundled server's own scope names its model file).
+    served = Endpoint(llama_endpoint.url, llama_endpoint.model)
+
     async def filter_scores() -> list[float | None]:
-        async with ChatClient(llama_endpoint, cache=cache) as client:
+        async with ChatClient(served, cache=cache) as client:
             judge = Judge(client, min_coverage=0.5)
             return [(await evaluate(rubric, ex, context(ex), judge)).score for ex in examples]
 
