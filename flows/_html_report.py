@@ -16,10 +16,11 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from ._json import jsonable
 
 Table = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -38,21 +39,6 @@ svg text { font: 11px system-ui, sans-serif; fill: #333; }
 """
 
 _COLORS = ("#4878a8", "#e08a3c", "#5aa469", "#c8524b", "#8a6bb8")
-
-
-def _jsonable(value: Any) -> Any:
-    """The value as `data-value` carries it: JSON scalars as they are, times as ISO text."""
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
 
 
 def display(value: Any) -> str:
@@ -85,7 +71,7 @@ def html_table(name: str, table: Table) -> str:
         cells = []
         for value in row:
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-            data = _esc(json.dumps(_jsonable(value), ensure_ascii=False))
+            data = _esc(json.dumps(jsonable(value), ensure_ascii=False))
             cls = ' class="num"' if numeric else ""
             cells.append(f'<td{cls} data-value="{data}">{_esc(display(value))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")

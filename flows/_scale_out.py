@@ -104,14 +104,14 @@ async def _finish(clients: list[ChatClient], cache: ReplySnapshot, items: list[A
 
 
 async def write_batch(
-    drafts: list[Draft], first_index: int, catalog: _stages.ToolCatalog, config: RunConfig,
+    items: list[Draft], first_index: int, catalog: _stages.ToolCatalog, config: RunConfig,
     model: ModelSpec, snapshot: str | None,
 ) -> BatchResult:
     """The back-chain stage on one batch of drafts (runs on a worker)."""
     cache = ReplySnapshot(snapshot)
     clients = model.clients(cache, _breaker(config))
     try:
-        examples = await _stages.write(drafts, catalog, LLMWriter(clients[0]), config, first_index=first_index)
+        examples = await _stages.write(items, catalog, LLMWriter(clients[0]), config, first_index=first_index)
     except BaseException:
         await _finish(clients, cache, [])
         raise
@@ -119,10 +119,13 @@ async def write_batch(
 
 
 async def judge_batch(
-    examples: list[Example], rubric: Rubric, ctx: CheckContext, config: RunConfig,
+    items: list[Example], first_index: int, rubric: Rubric, ctx: CheckContext, config: RunConfig,
     model: ModelSpec, snapshot: str | None,
 ) -> BatchResult:
-    """Checks and judge leaves on one batch of examples (runs on a worker)."""
+    """Checks and judge leaves on one batch of examples (runs on a worker).
+
+    ``first_index`` is unused: a judgement does not depend on the example's position.
+    """
     cache = ReplySnapshot(snapshot)
     clients = model.clients(cache, _breaker(config))
     judge = Judge(clients, min_coverage=config.min_coverage, seed=config.seed)
@@ -134,7 +137,7 @@ async def judge_batch(
 
     judge.on_leaf = leaf
     try:
-        judgements = await _stages.judge(examples, rubric, ctx, judge)
+        judgements = await _stages.judge(items, rubric, ctx, judge)
     except BaseException:
         await _finish(clients, cache, [])
         raise
@@ -204,7 +207,19 @@ class ScaleOut:
             for logger, level in self._quieted:
                 logger.setLevel(level)
 
-    async def _spread(self, stage: str, batches: list[dict[str, Any]], on_done: Callable[[int, BatchResult], None]) -> list[BatchResult]:
+    async def _spread(
+        self, store: Store, stage: str, label: str, items: Sequence[Any], shared: dict[str, Any],
+        advance: Advance, leaf: Advance | None = None,
+    ) -> list[Any]:
+        """Cut ``items`` into batches, run ``stage``'s task on each; the rows in the items' order.
+
+        Each batch gets ``shared`` plus its slice (``items``) and where the slice starts
+        (``first_index``); ``label`` is the accounting stage its requests count under.
+        """
+        shared = {**shared, "config": self.config, "snapshot": self._snapshot(store, stage)}
+        size = self.config.batch_size
+        batches = [{**shared, "items": list(items[i:i + size]), "first_index": i}
+                   for i in range(0, len(items), size)]
         # Not quote()d as the flow's stage arguments are: the Dask path hands a quoted value to
         # the worker still wrapped. A batch is small; walking it costs little.
         futures = [self._runner.submit(self._tasks[stage], parameters=p) for p in batches]
@@ -214,10 +229,14 @@ class ScaleOut:
             result: BatchResult = await asyncio.to_thread(future.result)
             self.workers.add(result.worker)
             self.snapshot_missing = self.snapshot_missing or result.snapshot_missing
-            on_done(index, result)
+            self.on_result(label, result)
+            advance(len(batches[index]["items"]))
+            if leaf is not None:
+                leaf(result.leaves)
             return result
 
-        return list(await asyncio.gather(*(wait(i, f) for i, f in enumerate(futures))))
+        results = await asyncio.gather(*(wait(i, f) for i, f in enumerate(futures)))
+        return [row for r in results for row in r.items]
 
     def _snapshot(self, store: Store, stage: str) -> str | None:
         if self.config.refresh:  # --refresh reads no cached reply
@@ -230,43 +249,16 @@ class ScaleOut:
         self, store: Store, drafts: Sequence[Draft], catalog: _stages.ToolCatalog, advance: Advance,
     ) -> list[Example]:
         """The back-chain stage in batches, examples in the drafts' order."""
-        model = self._model(self.writer_model, "writer")
-        snapshot = self._snapshot(store, "write")
-        size = self.config.batch_size
-        batches = [
-            {"drafts": list(drafts[i:i + size]), "first_index": i, "catalog": catalog, "config": self.config,
-             "model": model, "snapshot": snapshot}
-            for i in range(0, len(drafts), size)
-        ]
-
-        def done(index: int, result: BatchResult) -> None:
-            self.on_result("back-chain", result)
-            advance(len(batches[index]["drafts"]))
-
-        results = await self._spread("write", batches, done)
-        return [e for r in results for e in r.items]
+        shared = {"catalog": catalog, "model": self._model(self.writer_model, "writer")}
+        return await self._spread(store, "write", "back-chain", drafts, shared, advance)
 
     async def judge(
         self, store: Store, examples: Sequence[Example], rubric: Rubric, ctx: CheckContext,
         advance: Advance, leaf: Advance,
     ) -> list[Judgement]:
         """Checks and judge leaves in batches, judgements in the examples' order."""
-        model = self._model(self.judge_model, "judge")
-        snapshot = self._snapshot(store, "judge")
-        size = self.config.batch_size
-        batches = [
-            {"examples": list(examples[i:i + size]), "rubric": rubric, "ctx": ctx, "config": self.config,
-             "model": model, "snapshot": snapshot}
-            for i in range(0, len(examples), size)
-        ]
-
-        def done(index: int, result: BatchResult) -> None:
-            self.on_result("judge", result)
-            advance(len(batches[index]["examples"]))
-            leaf(result.leaves)
-
-        results = await self._spread("judge", batches, done)
-        return [j for r in results for j in r.items]
+        shared = {"rubric": rubric, "ctx": ctx, "model": self._model(self.judge_model, "judge")}
+        return await self._spread(store, "judge", "judge", examples, shared, advance, leaf)
 
     @staticmethod
     def _model(model: ModelSpec | None, role: str) -> ModelSpec:

@@ -28,6 +28,7 @@ from ._config import (
     parse_kinds_flag,
     parse_value_flags,
 )
+from ._json import jsonable
 from ._prefect_env import home_dir
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -206,19 +207,9 @@ def sql(
         _fail(str(exc))
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
-
-
 def _render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps([dict(zip(columns, map(_jsonable, r))) for r in rows], ensure_ascii=False, indent=1) + "\n"
+        return json.dumps([dict(zip(columns, map(jsonable, r))) for r in rows], ensure_ascii=False, indent=1) + "\n"
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf)
@@ -645,7 +636,7 @@ def tools(
                 raise ConfigError(f"no tools recorded for toolset {toolset!r}; recorded toolsets: "
                                   f"{', '.join(known) or 'none (run `backchain run` first)'}")
         if format == "json":
-            typer.echo(json.dumps(_jsonable(usage), ensure_ascii=False, indent=1))
+            typer.echo(json.dumps(jsonable(usage), ensure_ascii=False, indent=1))
             return
         columns = ["toolset", "tool", "class", "source", "required", "optional", "calls", "errors", "median_ms"]
         rows = [(u["toolset"], u["tool"], u["side_effect"], u["side_effect_source"], ", ".join(u["required"]),
@@ -690,7 +681,6 @@ def judge_check(
 from . import _cli_ops  # noqa: E402,F401  (registers serve, schedules, report)
 
 
-from . import _cli_ops  # noqa: E402,F401  (registers serve, schedules, report)
 
 
 def main() -> None:

@@ -187,7 +187,7 @@ class _Page(HTMLParser):
 
 
 def _as_json(value: Any) -> Any:
-    from flows._html_report import _jsonable
+    from flows._json import jsonable as _jsonable
 
     return json.loads(json.dumps(_jsonable(value)))
 

@@ -43,17 +43,20 @@ def test_flavor_json_constraint_and_logprobs(llama_endpoint: Endpoint) -> None:
     asyncio.run(go())
 
 
+class DictCache:
+    """A reply cache in a dict (the store's reply_cache is tested in tests/store)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, dict[str, Any]] = {}
+
+    def get_reply(self, key: str) -> dict[str, Any] | None:
+        return self.data.get(key)
+
+    def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
+        self.data[key] = reply
+
+
 def test_reply_cache_answers_identical_requests(llama_endpoint: Endpoint) -> None:
-    class DictCache:
-        def __init__(self) -> None:
-            self.data: dict[str, dict[str, Any]] = {}
-
-        def get_reply(self, key: str) -> dict[str, Any] | None:
-            return self.data.get(key)
-
-        def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
-            self.data[key] = reply
-
     async def go() -> None:
         cache = DictCache()
         async with ChatClient(llama_endpoint, cache=cache) as client:

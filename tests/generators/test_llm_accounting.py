@@ -18,16 +18,7 @@ import pytest
 from generators import ChatClient, Endpoint
 from schemas import ModelRequestRejected
 
-
-class DictCache:
-    def __init__(self) -> None:
-        self.data: dict[str, dict[str, Any]] = {}
-
-    def get_reply(self, key: str) -> dict[str, Any] | None:
-        return self.data.get(key)
-
-    def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
-        self.data[key] = reply
+from tests.generators.test_llm import DictCache
 
 
 def test_each_chat_is_logged_with_the_servers_token_counts(llama_endpoint: Endpoint) -> None:
