@@ -24,11 +24,11 @@ MAX_MODEL_LEN ?= 8192
 GPU_MEMORY   ?= 0.85
 VLLM_ARGS    ?=
 
-.PHONY: help install install-dev run test bench clean llama-wheel serve-judge bench-judge
+.PHONY: help install install-dev run test lint bench clean llama-wheel serve-judge bench-judge
 
 help:
 	@echo "make run    install what is missing, then run the embedded default (no GPU, network or keys)"
-	@echo "make test   install with dev dependencies, then run the test suite"
+	@echo "make test   install with dev dependencies, lint (ruff), then run the test suite"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make serve-judge MODEL=Qwen/Qwen3-1.7B   serve the judge with vLLM on a GPU (its own venv, .venv-vllm)"
 
@@ -63,8 +63,12 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/backchain run $(ARGS)
 
-test: install-dev
+test: install-dev lint
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# ruff's rules and exceptions live in pyproject.toml; a second, well under one on 2 cores.
+lint: install-dev
+	$(BIN)/ruff check .
 
 bench: install-dev
 	$(BIN)/python bench/e2e.py $(ARGS)

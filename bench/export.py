@@ -48,9 +48,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from schemas import (  # noqa: E402
+from schemas import (
     Answer,
     AnswerPointer,
     ArgumentSource,
@@ -63,8 +63,8 @@ from schemas import (  # noqa: E402
     Trace,
     canonical_json,
 )
-from store import Store  # noqa: E402
-from store._rendered import RENDER_HASH_SQL, RENDERED_ARROW, rendered_columns  # noqa: E402
+from store import Store
+from store._rendered import RENDER_HASH_SQL, RENDERED_ARROW, rendered_columns
 
 USER = ArgumentSource(origin="user", how="seed")
 

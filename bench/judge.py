@@ -45,11 +45,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flows import Reporter, RunConfig, run_pipeline  # noqa: E402
-from flows import _stages  # noqa: E402
-from generators import ChatClient, Endpoint, LocalModelServer  # noqa: E402
-from schemas import Example, Rubric  # noqa: E402
-from validators import CheckContext, Judge, judge_leaves  # noqa: E402
+from flows import (
+    Reporter,
+    RunConfig,
+    _stages,
+    run_pipeline,
+)
+from generators import ChatClient, Endpoint, LocalModelServer
+from schemas import Example, Rubric
+from validators import CheckContext, Judge, judge_leaves
 
 _PROMPT_EVAL = re.compile(r"prompt eval time\s*=\s*[\d.]+ ms /\s*(\d+) tokens")
 

@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flows import Reporter, RunConfig, generate_flow, run_pipeline  # noqa: E402
+from flows import Reporter, RunConfig, generate_flow, run_pipeline
 
 
 def _seeds() -> dict[str, list[Any]]:

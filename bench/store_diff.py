@@ -36,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from store import Store  # noqa: E402
+from store import Store
 
 # Rows 0..N-1 are version 1's; N..N+2k-1 are new: the first k share a task key
 # with a changed row of version 1, the next k are added with new task keys.

@@ -48,9 +48,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from store import Store  # noqa: E402
+from store import Store
 
 EXAMPLES_SQL = """
     SELECT md5('example' || i) AS example_id,

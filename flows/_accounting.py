@@ -75,7 +75,7 @@ class RunAccounting:
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Time a stage; when it ends (even by an error) its model requests are drained and stored."""
-        started = _dt.datetime.now(_dt.timezone.utc)
+        started = _dt.datetime.now(_dt.UTC)
         clock = time.perf_counter()
         try:
             yield

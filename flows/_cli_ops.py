@@ -7,7 +7,6 @@ these, which start servers and read the Prefect API, live beside each other.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -23,7 +22,7 @@ def serve(
         1, "--limit", min=1,
         help="Flow runs at once (default: 1; DuckDB allows one writing process per file).",
     ),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Serve one Prefect deployment per scheduled dataset (cron or interval) until Ctrl+C.
 
@@ -71,7 +70,7 @@ def schedules(
 def report(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest|@TIME]."),
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained: no network needed to view it)."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Write a version's run report as one HTML page: coverage, chains, kinds, scores, leaves,
     rejections, time and tokens per stage, latency percentiles.

@@ -37,14 +37,14 @@ from generators import (
     LimitedToolset,
     LLMWriter,
     LocalModelServer,
-    ValueProposer,
-    candidate_edges,
-    observed_edges,
     MCPHTTPToolset,
     MCPToolset,
     Pacer,
     SkippedTool,
     Toolset,
+    ValueProposer,
+    candidate_edges,
+    observed_edges,
 )
 from schemas import ConfigError, ErrorRateExceeded, Example, ToolsetError, VersionInfo
 from store import Store
@@ -53,8 +53,8 @@ from validators import CheckContext, Judge, duplicate_judgement, load_rubric
 from . import _stages
 from ._accounting import RunAccounting
 from ._caches import RunCaches, toolset_scopes
-from ._prefect_env import quiet_expected_errors
 from ._config import EMBEDDED_VALUES, RunConfig, ToolsetConfig
+from ._prefect_env import quiet_expected_errors
 from ._report import Reporter, judge_leaf_count
 from ._scale_out import BatchResult, ModelSpec, ScaleOut
 

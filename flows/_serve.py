@@ -172,7 +172,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
 def healthy(url: str, timeout: float = 2.0) -> bool:
     """True when ``{url}/health`` answers 200 (url is the API URL, ending in /api)."""
     try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
             return bool(resp.status == 200)
     except OSError:
         return False
@@ -192,7 +192,7 @@ def prefect_server(startup_timeout: float = 90.0) -> Iterator[tuple[str, subproc
         proc = subprocess.Popen(
             [*cmd, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only setsid and prctl, no locks
+            preexec_fn=_die_with_parent,
         )
     try:
         deadline = time.monotonic() + startup_timeout
@@ -322,8 +322,13 @@ def list_schedules(url: str) -> list[dict[str, Any]]:
 async def _list_schedules() -> list[dict[str, Any]]:
     from prefect import get_client
     from prefect.client.schemas.filters import (
-        DeploymentFilter, DeploymentFilterId, FlowFilter, FlowFilterName, FlowRunFilter,
-        FlowRunFilterState, FlowRunFilterStateType,
+        DeploymentFilter,
+        DeploymentFilterId,
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
     )
     from prefect.client.schemas.objects import StateType
     from prefect.client.schemas.sorting import FlowRunSort

@@ -17,15 +17,15 @@ from typing import Any
 
 from generators import (
     CallRecorder,
+    Draft,
     ExploreConfig,
     ExploredCall,
     Explorer,
-    ValueProposer,
+    KindPlan,
     LLMWriter,
     SkippedTool,
     Toolset,
-    Draft,
-    KindPlan,
+    ValueProposer,
     build_drafts,
     build_traces,
     select_tools,

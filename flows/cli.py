@@ -12,7 +12,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -52,7 +52,7 @@ def default_db() -> Path:
 DbOption = typer.Option(None, "--db", help="DuckDB file (default: $BACKCHAIN_DB, else data/backchain.duckdb).")
 
 
-def _db(db: Optional[Path]) -> Path:
+def _db(db: Path | None) -> Path:
     return db or default_db()
 
 
@@ -71,49 +71,49 @@ def _open_store(db: Path, *, read_only: bool) -> Any:
 
 @app.command()
 def run(
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="TOML or YAML run config."),
+    config: Path | None = typer.Option(None, "--config", "-c", help="TOML or YAML run config."),
     mcp: list[str] = typer.Option([], "--mcp", help="MCP server command (stdio), repeatable."),
     mcp_url: list[str] = typer.Option([], "--mcp-url", help="MCP server URL (streamable HTTP), repeatable."),
     openapi: list[str] = typer.Option([], "--openapi", help="OpenAPI 3 spec (path or URL), repeatable."),
     base_url: list[str] = typer.Option([], "--base-url", help="Base URL for the --openapi at the same position."),
     value: list[str] = typer.Option([], "--value", help="Seed a user value: NAME=VALUE, repeatable."),
-    examples: Optional[int] = typer.Option(None, "--examples", "-n", help="Traces to write tasks for (default: 12)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset name (default: default)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: 0)."),
+    examples: int | None = typer.Option(None, "--examples", "-n", help="Traces to write tasks for (default: 12)."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Dataset name (default: default)."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default: 0)."),
     allow_writes: bool = typer.Option(False, "--allow-writes", help="Also call tools that write."),
     allow: list[str] = typer.Option([], "--allow", help="Allow one tool by name whatever its class."),
-    llm_url: Optional[str] = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) (default: $BACKCHAIN_LLM_URL)."),
-    llm_model: Optional[str] = typer.Option(None, "--llm-model", help="Writer model (default: $BACKCHAIN_LLM_MODEL)."),
-    llm_concurrency: Optional[int] = typer.Option(
+    llm_url: str | None = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) (default: $BACKCHAIN_LLM_URL)."),
+    llm_model: str | None = typer.Option(None, "--llm-model", help="Writer model (default: $BACKCHAIN_LLM_MODEL)."),
+    llm_concurrency: int | None = typer.Option(
         None, "--llm-concurrency", min=1, help="Writer requests in flight (default: 4)."),
-    llm_rate_limit: Optional[float] = typer.Option(
+    llm_rate_limit: float | None = typer.Option(
         None, "--llm-rate-limit", min=0.001, help="Writer requests per minute, evenly spaced (default: no limit)."),
     judge_url: list[str] = typer.Option(
         [], "--judge-url",
         help="Judge endpoint; repeat for replicas of one model, used round-robin (default: $BACKCHAIN_JUDGE_URL, comma-separated).",
     ),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
-    judge_concurrency: Optional[int] = typer.Option(
+    judge_model: str | None = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
+    judge_concurrency: int | None = typer.Option(
         None, "--judge-concurrency", min=1, help="Judge requests in flight per judge URL (default: 4)."),
-    judge_rate_limit: Optional[float] = typer.Option(
+    judge_rate_limit: float | None = typer.Option(
         None, "--judge-rate-limit", min=0.001, help="Judge requests per minute per judge URL (default: no limit)."),
-    max_error_rate: Optional[float] = typer.Option(
+    max_error_rate: float | None = typer.Option(
         None, "--max-error-rate", min=0.0, max=1.0,
         help="Stop the run when more than this share of the last 20 calls to one toolset or model endpoint "
         "got no answer (refused, timeout, 5xx, 429 after retries) (default: 0.5; 1: never).",
     ),
-    min_coverage: Optional[float] = typer.Option(
+    min_coverage: float | None = typer.Option(
         None, "--min-coverage", min=0.0, max=1.0,
         help="Below this yes+no mass a judge leaf is asked again, constrained, majority of 3 (default: 0.5).",
     ),
     no_model: bool = typer.Option(False, "--no-model", help="No model: template writer only, judge leaves skipped."),
-    rubric: Optional[str] = typer.Option(None, "--rubric", help="Rubric name under data/rubrics/ or a YAML path."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", help="Tool-call budget for exploration (default: 120)."),
-    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the version."),
-    kinds: Optional[str] = typer.Option(None, "--kinds", help="Task kind mix, e.g. 'multi_step=3,parallel=1,no_call=1'."),
-    variants: Optional[int] = typer.Option(None, "--variants", help="LLM phrasings per task, deduplicated (default: 1)."),
+    rubric: str | None = typer.Option(None, "--rubric", help="Rubric name under data/rubrics/ or a YAML path."),
+    max_calls: int | None = typer.Option(None, "--max-calls", help="Tool-call budget for exploration (default: 120)."),
+    message: str | None = typer.Option(None, "--message", "-m", help="Message stored with the version."),
+    kinds: str | None = typer.Option(None, "--kinds", help="Task kind mix, e.g. 'multi_step=3,parallel=1,no_call=1'."),
+    variants: int | None = typer.Option(None, "--variants", help="LLM phrasings per task, deduplicated (default: 1)."),
     propose_values: bool = typer.Option(False, "--propose-values", help="Let the writer model propose values for parameters nothing else fills."),
-    dedup_threshold: Optional[float] = typer.Option(
+    dedup_threshold: float | None = typer.Option(
         None, "--dedup-threshold", min=0.0, max=1.0,
         help="Cosine at which requests with the same values are near duplicates, stored as rejected (default: 0.92; 0: off).",
     ),
@@ -121,17 +121,17 @@ def run(
         False, "--refresh",
         help="Make every tool call and model request again instead of reusing those recorded by earlier runs.",
     ),
-    task_runner: Optional[str] = typer.Option(
+    task_runner: str | None = typer.Option(
         None, "--task-runner",
         help="Where back-chain writing and judging run: local (this process) or dask (batches on Dask workers) (default: local).",
     ),
-    dask_address: Optional[str] = typer.Option(
+    dask_address: str | None = typer.Option(
         None, "--dask-address", help="Scheduler of a running Dask cluster, e.g. tcp://10.0.0.5:8786 (implies --task-runner dask)."),
-    dask_workers: Optional[int] = typer.Option(
+    dask_workers: int | None = typer.Option(
         None, "--dask-workers", min=1, help="Worker processes of the local Dask cluster (default: 2)."),
-    batch_size: Optional[int] = typer.Option(
+    batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Drafts or examples per batch on the Dask task runner (default: 32)."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Explore tools, back-chain tasks, judge them and seal a new dataset version.
 
@@ -191,7 +191,7 @@ def run(
 def sql(
     query: str = typer.Argument(..., help="A read-only SQL query over the views."),
     format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Run a read-only SQL query over the stable views (writes are refused).
 
@@ -227,8 +227,8 @@ def _render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> s
 
 @app.command()
 def versions(
-    dataset: Optional[str] = typer.Argument(None, help="Dataset name; all datasets if omitted."),
-    db: Optional[Path] = DbOption,
+    dataset: str | None = typer.Argument(None, help="Dataset name; all datasets if omitted."),
+    db: Path | None = DbOption,
 ) -> None:
     """List the sealed versions of a dataset, newest last.
 
@@ -250,7 +250,7 @@ def tag(
     ref: str = typer.Argument(..., help="DATASET@VERSION to tag."),
     name: str = typer.Argument(..., help="Tag name, e.g. prod."),
     force: bool = typer.Option(False, "--force", help="Move the tag if it names another version."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Name one version with a tag (tags move only with --force).
 
@@ -272,16 +272,16 @@ def export(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
     format: str = typer.Option(..., "--format", "-f", help="trl-sft, trl-grpo, verl, verl-sft, openai, sharegpt, hf, bfcl, or replay (the recorded calls)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output: a .parquet/.jsonl file (bfcl: .json/.jsonl; hf: a directory)."),
-    min_score: Optional[float] = typer.Option(None, "--min-score", help="Keep rows scored at least this (unscored rows are dropped)."),
-    kinds: Optional[str] = typer.Option(None, "--kinds", help="Keep these task kinds, comma-separated (e.g. single,parallel)."),
-    tools: Optional[str] = typer.Option(None, "--tools", help="Keep examples that call any of these tools, comma-separated."),
-    pass_rate_band: Optional[str] = typer.Option(None, "--pass-rate-band", help="LO,HI: keep tasks whose measured pass rate is in [LO, HI]; unmeasured rows are dropped."),
+    min_score: float | None = typer.Option(None, "--min-score", help="Keep rows scored at least this (unscored rows are dropped)."),
+    kinds: str | None = typer.Option(None, "--kinds", help="Keep these task kinds, comma-separated (e.g. single,parallel)."),
+    tools: str | None = typer.Option(None, "--tools", help="Keep examples that call any of these tools, comma-separated."),
+    pass_rate_band: str | None = typer.Option(None, "--pass-rate-band", help="LO,HI: keep tasks whose measured pass rate is in [LO, HI]; unmeasured rows are dropped."),
     dedup: bool = typer.Option(False, "--dedup", help="Drop rows whose normalised request repeats an earlier one."),
-    split: Optional[str] = typer.Option(None, "--split", help="NAME=FRACTION,... e.g. train=0.8,validation=0.1,test=0.1: one file per split, variants of a trace together."),
+    split: str | None = typer.Option(None, "--split", help="NAME=FRACTION,... e.g. train=0.8,validation=0.1,test=0.1: one file per split, variants of a trace together."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the split (default: 0)."),
-    train_on_tool_outputs: Optional[float] = typer.Option(None, "--train-on-tool-outputs", help="WEIGHT: tool outputs as training targets (openai only; off by default)."),
-    rubric: Optional[str] = typer.Option(None, "--rubric", help="RL formats: the rubric tree for the reward spec (default: the run's)."),
-    db: Optional[Path] = DbOption,
+    train_on_tool_outputs: float | None = typer.Option(None, "--train-on-tool-outputs", help="WEIGHT: tool outputs as training targets (openai only; off by default)."),
+    rubric: str | None = typer.Option(None, "--rubric", help="RL formats: the rubric tree for the reward spec (default: the run's)."),
+    db: Path | None = DbOption,
 ) -> None:
     """Export a sealed version to a training format, with a manifest beside it.
 
@@ -338,13 +338,13 @@ def export(
 def difficulty(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
     k: int = typer.Option(4, "-k", help="Attempts per task (default: 4)."),
-    sample: Optional[int] = typer.Option(None, "--sample", help="Only a seeded sample of this many tasks."),
+    sample: int | None = typer.Option(None, "--sample", help="Only a seeded sample of this many tasks."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample and the attempts (default: 0)."),
-    solver_url: Optional[str] = typer.Option(None, "--solver-url", help="Solver endpoint (default: the bundled model)."),
-    solver_model: Optional[str] = typer.Option(None, "--solver-model", help="Solver model name."),
+    solver_url: str | None = typer.Option(None, "--solver-url", help="Solver endpoint (default: the bundled model)."),
+    solver_model: str | None = typer.Option(None, "--solver-model", help="Solver model name."),
     concurrency: int = typer.Option(4, "--concurrency", help="Requests in flight (default: 4)."),
     max_turns: int = typer.Option(4, "--max-turns", help="Solver turns per attempt (default: 4)."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Measure each task's difficulty: K solver attempts in the replay simulator, never live.
 
@@ -383,7 +383,7 @@ def audit(
     seed: int = typer.Option(0, "--seed", help="Seed of the sample (default: 0)."),
     allow_writes: bool = typer.Option(False, "--allow-writes", help="Also re-execute examples that call write tools."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Re-execute a version's recorded calls today and report which answers would change.
 
@@ -426,9 +426,9 @@ def _ref_text(info: Any) -> str:
 def derive(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest|@TIME] to filter."),
     where: str = typer.Option(..., "--where", "-w", help="SQL predicate over dataset_rows' columns, e.g. \"score > 0.5\"."),
-    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
-    into: Optional[str] = typer.Option(None, "--into", help="Seal into this dataset (default: the same one)."),
-    db: Optional[Path] = DbOption,
+    message: str | None = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
+    into: str | None = typer.Option(None, "--into", help="Seal into this dataset (default: the same one)."),
+    db: Path | None = DbOption,
 ) -> None:
     """Seal a new version with the rows of a version that match a SQL predicate (no re-run).
 
@@ -454,9 +454,9 @@ def derive(
 def merge(
     a: str = typer.Argument(..., help="First DATASET@REF (the new version goes to its dataset)."),
     b: str = typer.Argument(..., help="Second DATASET@REF."),
-    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
-    into: Optional[str] = typer.Option(None, "--into", help="Seal into this dataset (default: the first one's)."),
-    db: Optional[Path] = DbOption,
+    message: str | None = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
+    into: str | None = typer.Option(None, "--into", help="Seal into this dataset (default: the first one's)."),
+    db: Path | None = DbOption,
 ) -> None:
     """Seal a new version with the union of two versions, by example id (no re-run).
 
@@ -481,8 +481,8 @@ def merge(
 @app.command()
 def rollback(
     ref: str = typer.Argument(..., help="DATASET@REF whose rows the new latest version gets."),
-    message: Optional[str] = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
-    db: Optional[Path] = DbOption,
+    message: str | None = typer.Option(None, "--message", "-m", help="Message stored with the new version."),
+    db: Path | None = DbOption,
 ) -> None:
     """Seal a new latest version with exactly an old version's rows (history is kept).
 
@@ -506,7 +506,7 @@ def rollback(
 def untag(
     dataset: str = typer.Argument(..., help="Dataset name."),
     name: str = typer.Argument(..., help="Tag to remove."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Remove a tag; the version it named stays.
 
@@ -526,7 +526,7 @@ def diff(
     b: str = typer.Argument(..., help="DATASET@REF to compare to."),
     limit: int = typer.Option(10, "--limit", "-n", help="Rows shown per kind of change (default: 10)."),
     format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Show added, removed and changed rows between two versions (same task key, new content).
 
@@ -564,8 +564,8 @@ def diff(
 def gc(
     keep_last: int = typer.Option(10, "--keep-last", help="Newest versions kept per dataset (tagged ones are always kept)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="List what would go; change nothing."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Only this dataset (default: all)."),
-    db: Optional[Path] = DbOption,
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Only this dataset (default: all)."),
+    db: Path | None = DbOption,
 ) -> None:
     """Expire old untagged versions, then delete rows that nothing kept references.
 
@@ -591,7 +591,7 @@ def diversity(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
     sample: int = typer.Option(500, "--sample", min=1, help="Requests in the template-collapse check (default: 500)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Report a version's coverage (tools, edges, chain shapes, kinds) and request variety.
 
@@ -618,9 +618,9 @@ def diversity(
 
 @app.command()
 def tools(
-    toolset: Optional[str] = typer.Option(None, "--toolset", help="Only this toolset's tools."),
+    toolset: str | None = typer.Option(None, "--toolset", help="Only this toolset's tools."),
     format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """List recorded tools: side-effect class and why, parameters, calls and failures.
 
@@ -653,11 +653,11 @@ def judge_check(
     sample: int = typer.Option(20, "--sample", min=2, help="Rows to plant defects in, a seeded sample (default: 20)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the sample and the defects (default: 0)."),
     judge_url: list[str] = typer.Option([], "--judge-url", help="Judge endpoint, repeatable (default: the bundled model)."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="Judge model (default: $BACKCHAIN_JUDGE_MODEL)."),
     min_coverage: float = typer.Option(0.5, "--min-coverage", min=0.0, max=1.0, help="As for `run` (default: 0.5)."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, help="Judge requests in flight per URL (default: 4)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    db: Optional[Path] = DbOption,
+    db: Path | None = DbOption,
 ) -> None:
     """Plant known defects in accepted rows and report which judge leaves notice them.
 
@@ -679,8 +679,6 @@ def judge_check(
 
 
 from . import _cli_ops  # noqa: E402,F401  (registers serve, schedules, report)
-
-
 
 
 def main() -> None:

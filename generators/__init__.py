@@ -17,15 +17,14 @@ from ._call_cache import CallCache, CallRecorder, replay_purpose, timeout_error,
 from ._chains import build_traces
 from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
 from ._graph import candidate_edges, field_of, observed_edges
+from ._limits import LimitedToolset, Pacer
 from ._llm import ChatClient, ChatReply, Endpoint, ReplyCache
 from ._local_model import LocalModelServer, bundled_gguf
-from ._limits import LimitedToolset, Pacer
 from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
 from ._propose import ValueProposer
 from ._python import PythonToolset
 from ._retry import RetriesExhausted, RetryPolicy
-from ._solver import Attempt, Solver
 from ._side_effects import classify_http, classify_mcp
 from ._simulator import (
     REPLAY_COLUMNS,
@@ -37,6 +36,7 @@ from ._simulator import (
     normalise_arguments,
     normalised_key,
 )
+from ._solver import Attempt, Solver
 from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts
 from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
 

@@ -58,10 +58,10 @@ class Toolset(abc.ABC):
     ) -> None:
         await self.close()
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - a toolset with nothing to connect keeps this no-op
         """Connect. Raise a `ToolsetError` subclass naming the toolset on failure."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - likewise nothing to release
         """Disconnect and release processes or clients. Must be safe to call twice."""
 
     @abc.abstractmethod

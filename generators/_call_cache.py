@@ -126,12 +126,12 @@ class CallRecorder:
     async def _execute(
         name: str, toolset: Toolset, tool: str, arguments: dict[str, Any], timeout: float
     ) -> tuple[Observation, CallOutcome]:
-        started = _dt.datetime.now(_dt.timezone.utc)
+        started = _dt.datetime.now(_dt.UTC)
         t0 = time.perf_counter()
         try:
             with TOOL_CLOCK:
                 outcome = await asyncio.wait_for(toolset.call(tool, dict(arguments)), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             outcome = CallOutcome(is_error=True, error=timeout_error(timeout), transient=True)
         # A wrapper that queued the call (LimitedToolset) knows its own time apart from the wait.
         latency = outcome.latency_ms if outcome.latency_ms is not None else (time.perf_counter() - t0) * 1000

@@ -236,7 +236,7 @@ class _ParamOptions:
 
 
 # A fixed reference instant for schema formats, so runs are reproducible.
-_REFERENCE = _dt.datetime(2024, 6, 21, 14, 0, tzinfo=_dt.timezone.utc)
+_REFERENCE = _dt.datetime(2024, 6, 21, 14, 0, tzinfo=_dt.UTC)
 
 
 def _derived_values(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
@@ -420,7 +420,7 @@ class Explorer:
                 made += 1
         observations = await asyncio.gather(*(self._execute(t, a) for t, a, _, _ in planned))
         new_calls = []
-        for (tool, args, sources, parents), obs in zip(planned, observations):
+        for (tool, _args, sources, parents), obs in zip(planned, observations, strict=True):
             self._obs_tool[obs.observation_id] = tool.name
             self._tool_calls[tool.name] += 1
             for parent in {p.observation_id for p in parents.values()}:

@@ -185,7 +185,7 @@ class LimitedToolset(Toolset):
             t0 = time.perf_counter()
             try:
                 outcome = await asyncio.wait_for(self.inner.call(tool, arguments), self.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 outcome = CallOutcome(is_error=True, error=f"timed out after {self.timeout:g} s", transient=True)
             finally:
                 self._in_flight -= 1

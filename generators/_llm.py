@@ -256,7 +256,7 @@ class ChatClient:
         if extra:
             body.update(extra)
         key = content_hash([self.cache_scope, body])
-        started, clock = _dt.datetime.now(_dt.timezone.utc), time.perf_counter()
+        started, clock = _dt.datetime.now(_dt.UTC), time.perf_counter()
         if self.cache is not None:
             hit = self.cache.get_reply(key)
             if hit is not None:

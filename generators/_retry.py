@@ -53,8 +53,8 @@ def retry_after_seconds(response: httpx.Response, cap: float = 120.0) -> float |
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:  # an HTTP date is GMT; a careless server may omit the zone
-            when = when.replace(tzinfo=_dt.timezone.utc)
-        seconds = (when - _dt.datetime.now(_dt.timezone.utc)).total_seconds()
+            when = when.replace(tzinfo=_dt.UTC)
+        seconds = (when - _dt.datetime.now(_dt.UTC)).total_seconds()
     return min(max(seconds, 0.0), cap)
 
 

@@ -35,10 +35,10 @@ from ._export_rows import (
     ChatToolCall,
     ChatToolMessage,
     ChatUserMessage,
+    ExportedFile,
     ExportFilters,
     ExportManifest,
     ExportSelection,
-    ExportedFile,
     HfRow,
     LoadDrift,
     OpenAIAssistantMessage,
@@ -65,7 +65,7 @@ from ._export_rows import (
 )
 from ._fastschema import UnsupportedSchema, compile_schema
 from ._hashing import canonical_json, content_hash
-from ._reward_spec import JudgeSettings, RewardSpec
+from ._jsonschema import RECORD_MODELS, SCHEMA_DIR, json_schema, write_json_schemas
 from ._records import (
     Answer,
     AnswerPointer,
@@ -92,7 +92,6 @@ from ._records import (
     Writer,
     call_key,
 )
-from ._jsonschema import SCHEMA_DIR, RECORD_MODELS, json_schema, write_json_schemas
 from ._rendering import (
     RenderedExample,
     chat_messages,
@@ -103,6 +102,7 @@ from ._rendering import (
     tool_output_text,
     variant_key,
 )
+from ._reward_spec import JudgeSettings, RewardSpec
 
 __all__ = [
     "Answer",

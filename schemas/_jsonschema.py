@@ -24,7 +24,6 @@ from ._export_rows import (
     VerlRow,
     VerlSftRow,
 )
-from ._reward_spec import RewardSpec
 from ._records import (
     Example,
     Judgement,
@@ -37,6 +36,7 @@ from ._records import (
     VersionInfo,
     VolatileField,
 )
+from ._reward_spec import RewardSpec
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 

@@ -24,7 +24,7 @@ from tests.generators.test_openapi import _Server
 
 runner = CliRunner()
 ENV = "BACKCHAIN_TEST_SHOP_KEY"
-T0 = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
+T0 = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
 
 
 def _tool(name: str, side_effect: str, source: str, required: list[str], optional: list[str] = ()) -> Tool:  # type: ignore[assignment]

@@ -13,7 +13,6 @@ from ._audit import (
     audit_examples,
     summarise_tools,
 )
-from ._difficulty import Difficulty, attempt_reward, measure_difficulty
 from ._calibrate import (
     DEFECT_KINDS,
     DISCRIMINATION_THRESHOLD,
@@ -25,6 +24,7 @@ from ._calibrate import (
     plant_defects,
 )
 from ._checks import CHECKS, COMPLETION_CHECKS, CheckContext, CheckResult
+from ._difficulty import Difficulty, attempt_reward, measure_difficulty
 from ._diversity import (
     DEFAULT_DEDUP_THRESHOLD,
     CollapseCheck,

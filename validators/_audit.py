@@ -139,7 +139,7 @@ class _Calls:
             try:
                 with TOOL_CLOCK:
                     outcome = await asyncio.wait_for(toolset.call(tool, dict(arguments)), self.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return _Today(None, f"timed out after {self.timeout:g} s")
             except BackchainError as exc:  # a toolset that stopped working: unavailable today
                 return _Today(None, str(exc))

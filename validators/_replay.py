@@ -132,7 +132,7 @@ async def replay_steps(
         for s in todo.values() if s.toolset in toolsets
     )
     if todo and recorded_at is not None and not cached:
-        age = (_dt.datetime.now(_dt.timezone.utc) - recorded_at).total_seconds()
+        age = (_dt.datetime.now(_dt.UTC) - recorded_at).total_seconds()
         if age < min_age:
             await asyncio.sleep(min_age - age)
     results = await asyncio.gather(*(one(k, s) for k, s in todo.items()))

@@ -21,16 +21,16 @@ from generators.builtin._models import (
     CarrierCount,
     CarrierInfoResult,
     Departure,
-    Destination,
     Dest,
+    Destination,
     FlightDate,
     Origin,
     Quantity,
     RouteFlightsResult,
     RouteStatsResult,
+    ToolSpec,
     TopDestinationsResult,
     WeatherResult,
-    ToolSpec,
     fail,
 )
 

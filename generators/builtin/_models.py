@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
-
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
 
 # --- parameter types shared by several tools -----------------------------------------
 

@@ -32,6 +32,7 @@ from schemas import (
     VersionInfo,
 )
 
+
 def _tool(name: str, description: str, properties: dict[str, Any], required: list[str]) -> Tool:
     return Tool(
         toolset="builtin",

@@ -33,7 +33,6 @@ from ._examples import (
     _step,
     holidays_single,
     ivory_coast,
-    make_version,
     miles_as_text,
     paris_chain,
 )

@@ -382,7 +382,7 @@ def test_hf_dataset_dict_and_card(version: VersionInfo, tmp_path: Path) -> None:
 
     card = (out / "README.md").read_text()
     assert card.startswith("---\npretty_name: backchain geo v3\n")
-    for fact in (f"| version | 3 |", f"| version id | `{version.version_id}` |",
+    for fact in ("| version | 3 |", f"| version id | `{version.version_id}` |",
                  f"| content hash | `{version.content_hash}` |", "| train | 4 |", "| test | 3 |",
                  "| parallel | 1 |", "| no_call | 1 |", "| error_recovery | 1 |",
                  "| timezone_at | 4 | 3 |", "| convert_units | 2 | 3 |", "| list_public_holidays | 4 | 1 |",

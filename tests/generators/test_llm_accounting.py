@@ -17,7 +17,6 @@ import pytest
 
 from generators import ChatClient, Endpoint
 from schemas import ModelRequestRejected
-
 from tests.generators.test_llm import DictCache
 
 

@@ -44,7 +44,7 @@ def test_429_waits_as_long_as_retry_after_asks_in_seconds_and_as_a_date_then_suc
         if before == 0:
             return 429, {"Retry-After": "1"}, {"error": "slow down"}
         if before == 1:  # an HTTP date 2 s ahead (whole seconds: the wait is between 1 and 2 s)
-            when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=2)
+            when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
             return 429, {"Retry-After": email.utils.format_datetime(when, usegmt=True)}, {"error": "later"}
         return ok(path)
 
@@ -144,9 +144,9 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(response("-4")) == 0.0
     assert retry_after_seconds(response(None)) is None
     assert retry_after_seconds(response("soon")) is None
-    later = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30), usegmt=True)
+    later = email.utils.format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30), usegmt=True)
     assert 25 <= (retry_after_seconds(response(later)) or 0) <= 30
-    past = email.utils.format_datetime(dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30), usegmt=True)
+    past = email.utils.format_datetime(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=30), usegmt=True)
     assert retry_after_seconds(response(past)) == 0.0
 
 

@@ -33,9 +33,8 @@ from generators import (
 )
 from schemas import ConfigError, Example, Observation, Tool, VersionInfo, canonical_json
 from store import Store
-from validators import diff_pointers, replay_steps
-
 from tests.conftest import BUILTIN_CMD, TIME_CMD
+from validators import diff_pointers, replay_steps
 
 
 class Recorded:
@@ -286,6 +285,7 @@ def test_replay_table_round_trip(recorded: Recorded, tmp_path: Path) -> None:
     step_ids = {s.observation_id for s in recorded.steps}
     assert result.format == "replay" and result.row_count == len(step_ids)
     assert again.sha256 == result.sha256  # the same version exports to the same bytes
+    assert streamed.row_count == result.row_count
     # one example per batch: more row groups, the same rows
     assert len(recorded.examples) > 1 and pq.ParquetFile(tmp_path / "streamed.parquet").num_row_groups > 1
     assert pq.read_table(tmp_path / "streamed.parquet").sort_by("observation_id").equals(

@@ -28,7 +28,7 @@ def test_volatile_fields_and_difficulty_views(tmp_path: Path) -> None:
 
 
 def test_iter_observations_round_trips_records(tmp_path: Path) -> None:
-    when = _dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=_dt.timezone.utc)
+    when = _dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=_dt.UTC)
     obs = [
         Observation(toolset="a", tool="t", arguments={"x": 1}, output={"y": [1, 2]}, started_at=when),
         Observation(toolset="b", tool="u", arguments={}, output=None, is_error=True, error="boom", started_at=when),
@@ -62,7 +62,7 @@ def test_difficulty_command_measures_a_version(tmp_path: Path) -> None:
      ({"route": "JFK-ORD", "flights": [1]}, False), ({"a": 1}, False), ("text", False)],
 )
 def test_observations_flag_empty_results(tmp_path: Path, output: object, empty: bool) -> None:
-    when = _dt.datetime(2026, 1, 2, tzinfo=_dt.timezone.utc)
+    when = _dt.datetime(2026, 1, 2, tzinfo=_dt.UTC)
     with Store(tmp_path / "e.duckdb") as store:
         store.save_observations([Observation(toolset="a", tool="t", arguments={}, output=output, started_at=when)], "r")
         _, rows = store.query("SELECT is_empty FROM observations")
@@ -70,7 +70,7 @@ def test_observations_flag_empty_results(tmp_path: Path, output: object, empty: 
 
 
 def test_an_error_is_not_an_empty_result(tmp_path: Path) -> None:
-    when = _dt.datetime(2026, 1, 2, tzinfo=_dt.timezone.utc)
+    when = _dt.datetime(2026, 1, 2, tzinfo=_dt.UTC)
     with Store(tmp_path / "e.duckdb") as store:
         store.save_observations([Observation(toolset="a", tool="t", arguments={}, is_error=True, error="x",
                                              started_at=when)], "r")

@@ -16,22 +16,12 @@ import pytest
 
 import store
 from schemas import (
-    Answer,
-    AnswerPointer,
-    ArgumentSource,
     ConfigError,
     Example,
-    Judgement,
-    LeafResult,
-    Observation,
     ReadOnlyQueryError,
     SchemaVersionError,
     SealedVersionError,
-    Step,
     StoreError,
-    Task,
-    Tool,
-    Trace,
     VersionNotFound,
 )
 from store import (

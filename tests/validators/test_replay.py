@@ -131,10 +131,10 @@ def test_replay_waits_until_the_record_is_old_enough() -> None:
     ts = Tools().toolset()
     s = record(ts, "capital_of", {"country": "France"})
     started = time.monotonic()
-    replay(ts, [s], recorded_at=dt.datetime.now(dt.timezone.utc), min_age=0.3)
+    replay(ts, [s], recorded_at=dt.datetime.now(dt.UTC), min_age=0.3)
     assert time.monotonic() - started >= 0.25
     started = time.monotonic()
-    replay(ts, [s], recorded_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5), min_age=0.3)
+    replay(ts, [s], recorded_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5), min_age=0.3)
     assert time.monotonic() - started < 0.25
 
 

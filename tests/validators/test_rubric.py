@@ -398,12 +398,12 @@ def test_the_shipped_default_rubric_loads_and_uses_every_check() -> None:
     questions: list[str] = []
 
     def walk(node: object) -> None:
-        node_check = getattr(node, "check")
+        node_check = node.check
         if node_check:
             checks.append(node_check)
-        if getattr(node, "question"):
-            questions.append(getattr(node, "question"))
-        for child in getattr(node, "children"):
+        if node.question:
+            questions.append(node.question)
+        for child in node.children:
             walk(child)
 
     walk(rubric.root)
