@@ -233,7 +233,22 @@ class CallsMixin:
             raise StoreError(f"record tool calls: {self.path} is open read-only; open it without read_only")
         return CallWriter(self.con.cursor(), self.path)
 
-    # -- model replies: the refresh path ------------------------------------------------
+    # -- model replies (generators._llm.ReplyCache) --------------------------------------
+
+    def get_reply(self, key: str) -> dict[str, Any] | None:
+        """A cached model reply, or None."""
+        row = first_row(self.con.execute("SELECT reply FROM reply_cache WHERE key = ?", [key]))
+        return None if row is None else dict(json.loads(row[0]))
+
+    def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
+        """Cache a model reply under the hash of its request; the first reply stays."""
+        with self._write("cache reply") as con:
+            con.execute(
+                "INSERT OR IGNORE INTO reply_cache (key, endpoint, request, reply, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [key, endpoint, canonical_json(request), canonical_json(reply), _arrow.now_utc()],
+            )
+
 
     def replace_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
         """Cache a model reply, replacing one cached before (``--refresh``: the newest reply wins)."""

@@ -35,9 +35,15 @@ Each version records its parent (the dataset's previous latest), the run that
 made it (and through the run: Prefect flow run id, models, rubric hash, config
 hash), author, message, time, and for derived versions the operation, the
 version ids it came from and the predicate; the ``versions`` view shows all of
-it. ``diff``, ``resolve`` (numbers, tags, 'latest', timestamps) and ``gc``
-(``_gc``) complete the set; their SQL lives in macros (``_sql``) so that
-``backchain sql`` users get the same answers.
+it. ``diff``, ``resolve`` (numbers, tags, 'latest', timestamps; with ``tag`` and
+``describe`` in ``_lookup``) and ``gc`` (``_gc``) complete the set; their SQL lives
+in macros (``_sql``) so that ``backchain sql`` users get the same answers.
+
+Other concerns are mixins on the same connection and write path: ``_calls``
+(tool-call and model-reply caches, abandoned runs), ``_facts`` (tool graph,
+volatile fields, difficulty), ``_accounting``, ``_rendered`` (stored trl-sft
+renderings), ``_snapshot`` (cache snapshots for workers) and ``_inspect`` (what
+run summaries, ``audit`` and ``tools`` read).
 """
 
 from __future__ import annotations
@@ -46,7 +52,6 @@ import contextlib
 import datetime as _dt
 import getpass
 import itertools
-import json
 import os
 import uuid
 import weakref
@@ -70,39 +75,30 @@ from schemas import (
     StoreError,
     Tool,
     VersionInfo,
-    VersionNotFound,
     canonical_json,
     content_hash,
 )
 
 from . import _arrow, _gc, _migrations
+from ._accounting import AccountingMixin
 from ._calls import CallsMixin
 from ._connection import connect, first_line, first_row, translate_error
-from ._accounting import AccountingMixin
 from ._facts import FactsMixin
 from ._gc import GcReport
 from ._guard import check_predicate, check_read_only
 from ._hashing import member_digest
-from ._rendered import RenderedMixin
-from ._snapshot import SnapshotMixin
+from ._inspect import InspectMixin
+from ._lookup import LookupMixin
 from ._refs import (
     LATEST,
     check_dataset_name,
-    check_tag_name,
-    is_timestamp,
-    is_version_number,
-    normalise_ref,
-    parse_timestamp,
 )
+from ._rendered import RenderedMixin
+from ._snapshot import SnapshotMixin
 from ._sql import (
     CONTRACT_COLUMNS,
-    STATUSES,
-    column_list,
     quote_identifier,
 )
-
-# The columns VersionInfo carries (the versions view has more; see describe()).
-_VERSION_COLUMNS = tuple(VersionInfo.model_fields)
 
 Ref: TypeAlias = "tuple[str, str | int | _dt.datetime]"
 """A version reference as (dataset, ref): ("geo", 3), ("geo", "prod"), ("geo", "2026-11-28")."""
@@ -148,7 +144,7 @@ class VersionDiff:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class Store(CallsMixin, FactsMixin, AccountingMixin, RenderedMixin, SnapshotMixin):
+class Store(LookupMixin, InspectMixin, CallsMixin, FactsMixin, AccountingMixin, RenderedMixin, SnapshotMixin):
     """Tables, views, versions and caches in one DuckDB file."""
 
     def __init__(
@@ -553,159 +549,6 @@ class Store(CallsMixin, FactsMixin, AccountingMixin, RenderedMixin, SnapshotMixi
             "of the dataset with the members it should have"
         )
 
-    def tag(self, dataset: str, ref: str, tag: str, *, move: bool = False) -> VersionInfo:
-        """Name one version ``tag``; moving an existing tag needs ``move=True``."""
-        check_tag_name(tag)
-        target = self.resolve(dataset, ref)
-        with self._write("tag") as con:
-            row = first_row(con.execute(
-                "SELECT t.version_id, v.seq FROM tag_rows AS t JOIN version_rows AS v "
-                "ON v.version_id = t.version_id WHERE t.dataset = ? AND t.tag = ?",
-                [dataset, tag],
-            ))
-            if row is None:
-                con.execute(
-                    "INSERT INTO tag_rows (dataset, tag, version_id, created_at) VALUES (?, ?, ?, ?)",
-                    [dataset, tag, target.version_id, _arrow.now_utc()],
-                )
-            elif row[0] != target.version_id:
-                if not move:
-                    raise StoreError(
-                        f"tag {tag!r} already names {dataset}@{row[1]}; untag it first "
-                        f"(backchain untag {dataset} {tag}) or pass --force to move it"
-                    )
-                con.execute(
-                    "UPDATE tag_rows SET version_id = ?, created_at = ? WHERE dataset = ? AND tag = ?",
-                    [target.version_id, _arrow.now_utc(), dataset, tag],
-                )
-        return self._version_by_id(target.version_id)
-
-    def untag(self, dataset: str, tag: str) -> VersionInfo:
-        """Remove a tag; the version itself stays. Returns the version it named."""
-        check_dataset_name(dataset)
-        with self._write("untag") as con:
-            row = first_row(con.execute(
-                "DELETE FROM tag_rows WHERE dataset = ? AND tag = ? RETURNING version_id",
-                [dataset, tag],
-            ))
-            if row is None:
-                raise VersionNotFound(
-                    f"dataset {dataset!r} has no tag {tag!r} (it {self._known(dataset)})"
-                )
-        return self._version_by_id(str(row[0]))
-
-    # -- reads ----------------------------------------------------------------------
-
-    def _version_infos(self, where: str, params: Sequence[Any]) -> list[VersionInfo]:
-        cur = self.con.execute(
-            f"SELECT {column_list(_VERSION_COLUMNS)} FROM versions {where} ORDER BY dataset, version",
-            list(params),
-        )
-        return [VersionInfo(**dict(zip(_VERSION_COLUMNS, row, strict=True))) for row in cur.fetchall()]
-
-    def _version_by_id(self, version_id: str) -> VersionInfo:
-        found = self._version_infos("WHERE version_id = ?", [version_id])
-        if not found:
-            raise VersionNotFound(f"no version with id {version_id!r}; see `backchain versions`")
-        return found[0]
-
-    def _known(self, dataset: str) -> str:
-        """What a dataset has, for error messages: 'has versions 1..3 and tags: prod'."""
-        seqs = first_row(self.con.execute(
-            "SELECT min(seq), max(seq) FROM version_rows WHERE dataset = ?", [dataset]
-        ))
-        if seqs is None or seqs[0] is None:
-            others = [r[0] for r in self.con.execute(
-                "SELECT DISTINCT dataset FROM version_rows ORDER BY 1 LIMIT 10").fetchall()]
-            return "has no versions yet" + (
-                f" (datasets with versions: {', '.join(others)})" if others else ""
-            )
-        tags = [r[0] for r in self.con.execute(
-            "SELECT tag FROM tag_rows WHERE dataset = ? ORDER BY tag", [dataset]).fetchall()]
-        span = f"{seqs[0]}" if seqs[0] == seqs[1] else f"{seqs[0]}..{seqs[1]}"
-        return f"has versions {span} and " + (f"tags: {', '.join(tags)}" if tags else "no tags")
-
-    def versions(self, dataset: str | None = None) -> list[VersionInfo]:
-        """Every sealed version, or one dataset's, oldest first."""
-        if dataset is None:
-            return self._version_infos("", [])
-        check_dataset_name(dataset)
-        return self._version_infos("WHERE dataset = ?", [dataset])
-
-    def resolve(self, dataset: str, ref: str | int | _dt.datetime = LATEST) -> VersionInfo:
-        """The version a number, a tag, 'latest' or a timestamp names.
-
-        A timestamp (ISO 8601 text or a datetime; no zone means UTC) names the
-        newest version sealed at or before it. The SQL macro
-        ``resolve_version(dataset, ref)`` decides, so ``backchain sql`` and the
-        API always agree.
-        """
-        check_dataset_name(dataset)
-        text = normalise_ref(ref)
-        # A tag made before date-like tag names were refused still wins, as in SQL.
-        timed = is_timestamp(text) and not is_version_number(text) and not self._is_tag(dataset, text)
-        moment = parse_timestamp(text) if timed else None
-        sql_ref = moment.isoformat() if moment is not None else text
-        row = first_row(self.con.execute("SELECT resolve_version(?, ?)", [dataset, sql_ref]))
-        found = self._version_infos("WHERE version_id = ?", [row[0]]) if row and row[0] else []
-        if found:
-            return found[0]
-        raise VersionNotFound(self._not_found(dataset, text, moment))
-
-    def _is_tag(self, dataset: str, name: str) -> bool:
-        return first_row(self.con.execute(
-            "SELECT 1 FROM tag_rows WHERE dataset = ? AND tag = ?", [dataset, name]
-        )) is not None
-
-    def _not_found(self, dataset: str, text: str, moment: _dt.datetime | None) -> str:
-        """Why DATASET@REF names no version, with what the dataset does have."""
-        con = self.con
-        if moment is not None:
-            hit = first_row(con.execute(
-                "SELECT seq, expired_at FROM expired_version_rows WHERE dataset = ? AND created_at <= ? "
-                "AND created_at >= coalesce((SELECT max(created_at) FROM version_rows WHERE dataset = ? "
-                "AND created_at <= ?), '-infinity'::TIMESTAMPTZ) ORDER BY created_at DESC, seq DESC LIMIT 1",
-                [dataset, moment, dataset, moment],
-            ))
-            if hit is not None:
-                return (
-                    f"{dataset}@{text}: the version that was latest then ({dataset}@{hit[0]}) was "
-                    f"expired by backchain gc at {hit[1].isoformat(timespec='seconds')}; tag versions "
-                    "you need to keep (gc never expires a tagged version)"
-                )
-            first = first_row(con.execute(
-                "SELECT min(created_at) FROM version_rows WHERE dataset = ?", [dataset]
-            ))
-            if first is not None and first[0] is not None:
-                return (
-                    f"{dataset}@{text} names no version: the first version of {dataset!r} was sealed "
-                    f"at {first[0].isoformat(timespec='seconds')}, after {moment.isoformat()}"
-                )
-        elif is_version_number(text):
-            hit = first_row(con.execute(
-                "SELECT expired_at FROM expired_version_rows WHERE dataset = ? AND seq = ?",
-                [dataset, int(text)],
-            ))
-            if hit is not None:
-                return (
-                    f"{dataset}@{int(text)} was expired by backchain gc at "
-                    f"{hit[0].isoformat(timespec='seconds')}; dataset {dataset!r} {self._known(dataset)}"
-                )
-        return f"{dataset}@{text} names no version: dataset {dataset!r} {self._known(dataset)}"
-
-    def describe(self, dataset: str, ref: str | int | _dt.datetime = LATEST) -> dict[str, Any]:
-        """Everything the versions view records about one version, as a dict."""
-        info = self.resolve(dataset, ref)
-        columns = CONTRACT_COLUMNS["versions"]
-        row = first_row(self.con.execute(
-            f"SELECT {column_list(columns)} FROM versions WHERE version_id = ?", [info.version_id]
-        ))
-        if row is None:  # pragma: no cover - resolve just found it
-            raise VersionNotFound(f"no version with id {info.version_id!r}")
-        out = dict(zip(columns, row, strict=True))
-        out["models"] = json.loads(out["models"]) if out["models"] else None
-        return out
-
     def iter_examples(
         self, version_id: str, *, batch_size: int = 1000
     ) -> Iterator[tuple[Example, float | None, str]]:
@@ -838,124 +681,6 @@ class Store(CallsMixin, FactsMixin, AccountingMixin, RenderedMixin, SnapshotMixi
         finally:
             if wrap:
                 con.execute("ROLLBACK")
-
-    def stats(self, run_id: str) -> dict[str, Any]:
-        """Counts for a run's summary: calls, errors, candidates by status, top rejections."""
-        con = self.con
-        calls, errors = first_row(con.execute(
-            "SELECT count(*), count(*) FILTER (WHERE is_error) FROM obs_rows WHERE run_id = ?",
-            [run_id],
-        )) or (0, 0)
-        by_status = dict.fromkeys(STATUSES, 0)
-        for status, n in con.execute(
-            "SELECT status, count(*) FROM candidate_rows WHERE run_id = ? GROUP BY status", [run_id]
-        ).fetchall():
-            by_status[status] = int(n)
-        reasons = con.execute(
-            "SELECT reason, count(*) AS n FROM candidate_rows WHERE run_id = ? AND status = 'rejected' "
-            "GROUP BY reason ORDER BY n DESC, reason LIMIT 5",
-            [run_id],
-        ).fetchall()
-        return {
-            "run_id": run_id,
-            "calls": int(calls),
-            "errors": int(errors),
-            "candidates": by_status,
-            "top_rejections": [(str(r), int(n)) for r, n in reasons],
-        }
-
-    # -- model-reply cache (generators._llm.ReplyCache) -----------------------------
-
-    def get_reply(self, key: str) -> dict[str, Any] | None:
-        """A cached model reply, or None."""
-        row = first_row(self.con.execute("SELECT reply FROM reply_cache WHERE key = ?", [key]))
-        return None if row is None else dict(json.loads(row[0]))
-
-    def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
-        """Cache a model reply under the hash of its request; the first reply stays."""
-        with self._write("cache reply") as con:
-            con.execute(
-                "INSERT OR IGNORE INTO reply_cache (key, endpoint, request, reply, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [key, endpoint, canonical_json(request), canonical_json(reply), _arrow.now_utc()],
-            )
-
-    # -- drift audit (backchain audit) -----------------------------------------------
-
-    def member_runs(self, version_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
-        """Example id -> (run id, stored run config) of the run that made each member.
-
-        ``backchain audit`` restarts each example's toolsets from this config. An example
-        stored by several runs is credited to the run that sealed the version, else to a run
-        of the same dataset, else to the latest; a member no run made is absent.
-        """
-        self._version_by_id(version_id)
-        rows = self.con.execute(
-            "SELECT m.example_id, c.run_id, r.config FROM member_rows AS m "
-            "JOIN version_rows AS v ON v.version_id = m.version_id "
-            "JOIN candidate_rows AS c ON c.example_id = m.example_id "
-            "JOIN run_rows AS r ON r.run_id = c.run_id WHERE m.version_id = ? "
-            "QUALIFY row_number() OVER (PARTITION BY m.example_id ORDER BY "
-            "(c.run_id IS NOT DISTINCT FROM v.run_id) DESC, (c.dataset = v.dataset) DESC, "
-            "r.started_at DESC, c.run_id) = 1",
-            [version_id],
-        ).fetchall()
-        configs: dict[str, dict[str, Any]] = {}
-        out: dict[str, tuple[str, dict[str, Any]]] = {}
-        for example_id, run_id, config in rows:
-            if run_id not in configs:
-                configs[run_id] = dict(json.loads(config))
-            out[example_id] = (run_id, configs[run_id])
-        return out
-
-    # -- tools (backchain tools) --------------------------------------------------------
-
-    def tool_usage(self, toolset: str | None = None) -> list[dict[str, Any]]:
-        """Each recorded tool with its classification, parameters and call counts.
-
-        One row per (toolset, tool). A tool recorded with different classes over
-        time (an override added later) shows the class stored by the latest run
-        that introduced one. Counts span every run; a tool with observations but
-        no tool row (never expected) still appears, with its class unknown.
-        """
-        rows = self.con.execute(
-            """
-            WITH t AS (
-                SELECT tr.toolset, tr.name, tr.description, tr.side_effect, tr.side_effect_source,
-                       coalesce(json_extract_string(tr.input_schema, '$.required[*]'), []::VARCHAR[])
-                           AS required,
-                       coalesce(json_keys(tr.input_schema, '$.properties'), []::VARCHAR[]) AS params
-                FROM tool_rows AS tr LEFT JOIN run_rows AS r ON r.run_id = tr.first_run_id
-                WHERE ?::VARCHAR IS NULL OR tr.toolset = ?
-                QUALIFY row_number() OVER (PARTITION BY tr.toolset, tr.name
-                                           ORDER BY r.started_at DESC NULLS LAST, tr.side_effect) = 1
-            ), o AS (
-                SELECT toolset, tool, count(*) AS calls, count(*) FILTER (WHERE is_error) AS errors,
-                       median(latency_ms) AS median_ms, max(started_at) AS last_called
-                FROM observations WHERE ?::VARCHAR IS NULL OR toolset = ?
-                GROUP BY toolset, tool
-            )
-            SELECT coalesce(t.toolset, o.toolset), coalesce(t.name, o.tool), t.side_effect,
-                   t.side_effect_source, t.required, t.params, t.description,
-                   coalesce(o.calls, 0), coalesce(o.errors, 0), o.median_ms, o.last_called
-            FROM t FULL JOIN o ON o.toolset = t.toolset AND o.tool = t.name
-            ORDER BY 1, 2
-            """,
-            [toolset, toolset, toolset, toolset],
-        ).fetchall()
-        out = []
-        for (ts, name, side_effect, source, required, params, description,
-             calls, errors, median_ms, last_called) in rows:
-            required = list(required or [])
-            out.append({
-                "toolset": ts, "tool": name, "side_effect": side_effect, "side_effect_source": source,
-                "required": required, "optional": [p for p in params or [] if p not in required],
-                "description": description, "calls": int(calls), "errors": int(errors),
-                "median_ms": None if median_ms is None else round(float(median_ms), 3),
-                "last_called": last_called,
-            })
-        return out
-
 
 def _drop_exact_duplicates(con: duckdb.DuckDBPyConnection, version_id: str) -> None:
     """Keep one of each identical member row of a version being sealed."""
