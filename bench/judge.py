@@ -164,6 +164,9 @@ def main() -> None:
     parser.add_argument("--model", help="The model served at --url.")
     parser.add_argument("--concurrency", type=int, default=4, help="Requests in flight (default: 4).")
     parser.add_argument("--min-coverage", type=float, default=0.5)
+    parser.add_argument("--timeout", type=float, default=1800.0,
+                        help="Seconds per request (default: 1800). Throughput, not latency, is measured: the "
+                             "baseline queues --concurrency long prompts at a one-slot llama.cpp server.")
     parser.add_argument("--json", type=Path, help="Also write the numbers to this file.")
     args = parser.parse_args()
     if bool(args.url) != bool(args.model):
@@ -182,7 +185,7 @@ def main() -> None:
             meter = TokenMeter(server.log_path, None)
         try:
             def make(cls: type[Judge]) -> Callable[[], Judge]:
-                return lambda: cls(ChatClient(endpoint, concurrency=args.concurrency),
+                return lambda: cls(ChatClient(endpoint, concurrency=args.concurrency, timeout=args.timeout),
                                    min_coverage=args.min_coverage, seed=args.seed)
 
             async def both() -> tuple[Result, Result]:

@@ -188,11 +188,9 @@ class BfclFormat(ExportFormat):
     ) -> dict[str, Any]:
         calls = first_turn_calls(example)
         row_id = f"{category(len(calls), len(example.tools))}_{index}"
-        messages = [{"role": "user", "content": example.task.user_request}]
-        messages += [{"role": t.role, "content": t.content} for t in example.task.dialogue]
         return {
             "id": row_id,
-            "question": [messages],
+            "question": [example.task.opening()],
             "function": [bfcl_function(t.name, t.description, t.input_schema) for t in example.tools],
         }
 

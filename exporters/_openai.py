@@ -75,8 +75,7 @@ class OpenAIFormat(ExportFormat):
         self, example: Example, score: float | None, split: str, index: int, version: VersionInfo,
         options: ExportOptions = DEFAULT_OPTIONS,
     ) -> dict[str, Any]:
-        messages: list[dict[str, Any]] = [{"role": "user", "content": example.task.user_request}]
-        messages += [{"role": t.role, "content": t.content} for t in example.task.dialogue]
+        messages = example.task.opening()
         steps = example.trace.steps
         untrained = failed_turns(example)
         turns = example.trace.turns()

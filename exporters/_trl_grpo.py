@@ -86,10 +86,8 @@ class TrlGrpoFormat(ExportFormat):
         self, example: Any, score: float | None, split: str, index: int, version: VersionInfo,
         options: ExportOptions = DEFAULT_OPTIONS,
     ) -> dict[str, Any]:
-        prompt = [{"role": "user", "content": example.task.user_request}]
-        prompt += [{"role": t.role, "content": t.content} for t in example.task.dialogue]
         return {
-            "prompt": prompt,
+            "prompt": example.task.opening(),
             "tools": function_tools(example),
             "kind": example.task.kind,
             "ground_truth": compact_json(ground_truth(example), sort_keys=True),

@@ -82,8 +82,7 @@ class VerlFormat(ExportFormat):
             "data_source": f"backchain/{version.dataset}",
             "prompt": [
                 {"role": "system", "content": SYSTEM_PROMPT.format(tools=tools)},
-                {"role": "user", "content": example.task.user_request},
-                *({"role": t.role, "content": t.content} for t in example.task.dialogue),
+                *example.task.opening(),
             ],
             "ability": "tool_use",
             "reward_model": reward_model,

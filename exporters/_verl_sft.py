@@ -80,8 +80,7 @@ class VerlSftFormat(ExportFormat):
         self, example: Example, score: float | None, split: str, index: int, version: VersionInfo,
         options: ExportOptions = DEFAULT_OPTIONS,
     ) -> dict[str, Any]:
-        messages = [_message("user", example.task.user_request)]
-        messages += [_message(t.role, t.content) for t in example.task.dialogue]
+        messages = [_message(m["role"], m["content"]) for m in example.task.opening()]
         steps = example.trace.steps
         for turn in example.trace.turns():
             calls = [{"type": "function",

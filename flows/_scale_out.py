@@ -21,9 +21,13 @@ the file open); it returns what it made and the flow commits it, so a version is
 sealed exactly as a local run seals it. Batches run the same stage functions as
 the local path, with the same seeds (``first_index``), so the version is the same.
 
-What a batch does not share with the flow: the circuit breaker and rate limits
-are per batch (a worker's clients get their own), and new replies reach the
-cache when their batch returns, so a run killed mid-stage makes the requests of
+Limits hold for the run, not per batch: each endpoint's requests-per-minute and
+concurrency are divided among the batches that can run at once (the cluster's
+worker threads, at most the stage's batch count), so N workers together stay
+within the configured rate. What a batch does not share with the flow: its
+circuit breaker counts its own requests (the first batch to trip it fails the
+run, and closing the runner stops the others), and new replies reach the cache
+when their batch returns, so a run killed mid-stage makes the requests of
 unfinished batches again. Workers on other machines need the scratch directory
 (``scratch_dir``) on a shared filesystem to read cached replies (without it
 every lookup misses, which costs requests, not correctness), the API key env
@@ -33,6 +37,7 @@ vars the endpoints name, and PREFECT_API_URL pointing at the Prefect server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import shutil
@@ -63,6 +68,15 @@ class ModelSpec:
     concurrency: int
     cache_scope: str | None = None
     rate_limit: float | None = None
+
+    def share(self, ways: int) -> ModelSpec:
+        """This spec for one of ``ways`` batches running at once: the limits split evenly."""
+        if ways <= 1:
+            return self
+        return dataclasses.replace(
+            self, concurrency=max(1, self.concurrency // ways),
+            rate_limit=None if self.rate_limit is None else self.rate_limit / ways,
+        )
 
     def clients(self, cache: ReplySnapshot, breaker: ErrorRateBreaker) -> list[ChatClient]:
         clients = [
@@ -156,6 +170,8 @@ class ScaleOut:
             base = Path(db).resolve().parent
         self.scratch = Path(tempfile.mkdtemp(prefix=".backchain-scale-out-", dir=base))
         self.batches = 0
+        #: Batches that can run at once: the cluster's worker threads, known once started.
+        self.slots = 1
         self.workers: set[str] = set()
         self.snapshot_missing = False
         self._runner: Any = None
@@ -191,6 +207,8 @@ class ScaleOut:
                 "env": {"PREFECT_API_URL": api_url},
             })
         self._runner = await asyncio.to_thread(runner.__enter__)
+        nthreads = await asyncio.to_thread(lambda: self._runner.client.nthreads())
+        self.slots = max(1, sum(nthreads.values()))
         options = {"cache_policy": NO_CACHE, "persist_result": False}
         self._tasks = {
             "write": task(write_batch, name="back-chain-batch", **options),  # type: ignore[call-overload]
@@ -216,10 +234,12 @@ class ScaleOut:
         Each batch gets ``shared`` plus its slice (``items``) and where the slice starts
         (``first_index``); ``label`` is the accounting stage its requests count under.
         """
-        shared = {**shared, "config": self.config, "snapshot": self._snapshot(store, stage)}
         size = self.config.batch_size
-        batches = [{**shared, "items": list(items[i:i + size]), "first_index": i}
-                   for i in range(0, len(items), size)]
+        starts = range(0, len(items), size)
+        # The endpoint's limits are the run's: split among the batches that run at once.
+        shared = {**shared, "model": shared["model"].share(min(self.slots, len(starts))),
+                  "config": self.config, "snapshot": self._snapshot(store, stage)}
+        batches = [{**shared, "items": list(items[i:i + size]), "first_index": i} for i in starts]
         # Not quote()d as the flow's stage arguments are: the Dask path hands a quoted value to
         # the worker still wrapped. A batch is small; walking it costs little.
         futures = [self._runner.submit(self._tasks[stage], parameters=p) for p in batches]
@@ -268,5 +288,5 @@ class ScaleOut:
 
     def describe(self) -> dict[str, Any]:
         return {"runner": "dask", "address": self.config.dask_address or f"LocalCluster({self.config.dask_workers})",
-                "batches": self.batches, "workers": len(self.workers), "worker_ids": sorted(self.workers),
+                "slots": self.slots, "batches": self.batches, "workers": len(self.workers), "worker_ids": sorted(self.workers),
                 "snapshot_missing": self.snapshot_missing}

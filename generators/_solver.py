@@ -77,11 +77,6 @@ class Solver:
     def model(self) -> str:
         return self.client.endpoint.model
 
-    def _opening(self, example: Example) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = [{"role": "user", "content": example.task.user_request}]
-        messages += [{"role": t.role, "content": t.content} for t in example.task.dialogue]
-        return messages
-
     async def attempt(self, example: Example, *, seed: int = 0) -> Attempt:
         """One try at the task; a bad reply or a refused request (say, over the
         model's context) is a failed attempt. An endpoint that is down raises."""
@@ -95,7 +90,7 @@ class Solver:
 
     async def _attempt_protocol(self, example: Example, seed: int) -> Attempt:
         tools = json.dumps([t.openai_schema() for t in example.tools], ensure_ascii=False)
-        messages = [{"role": "system", "content": _PROTOCOL_SYSTEM.format(tools=tools)}, *self._opening(example)]
+        messages = [{"role": "system", "content": _PROTOCOL_SYSTEM.format(tools=tools)}, *example.task.opening()]
         attempt = Attempt()
         for turn in range(self.max_turns):
             reply = await self.client.chat(messages, max_tokens=self.max_tokens, temperature=self.temperature,
@@ -120,7 +115,7 @@ class Solver:
 
     async def _attempt_native(self, example: Example, seed: int) -> Attempt:
         tools = [{"type": "function", "function": t.openai_schema()} for t in example.tools]
-        messages = self._opening(example)
+        messages = example.task.opening()
         attempt = Attempt()
         for turn in range(self.max_turns):
             try:

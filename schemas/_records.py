@@ -233,6 +233,12 @@ class Task(_Record):
             raise ValueError(f"a {self.kind} task needs an answer")
         return self
 
+    def opening(self) -> list[dict[str, Any]]:
+        """The conversation before the first call, as chat messages: the request, then the
+        dialogue turns of a multi_turn task. Every format and the solver start from this."""
+        return [{"role": "user", "content": self.user_request},
+                *({"role": t.role, "content": t.content} for t in self.dialogue)]
+
     def user_text(self) -> str:
         """Everything the user says: the request and any later user turns."""
         return "\n".join([self.user_request, *(t.content for t in self.dialogue if t.role == "user")])

@@ -82,8 +82,7 @@ def chat_messages(example: Example) -> list[dict[str, Any]]:
     assistant message per turn (parallel calls share a turn and its
     ``tool_calls``), each followed by its tool messages, then the final answer.
     """
-    messages: list[dict[str, Any]] = [{"role": "user", "content": example.task.user_request}]
-    messages += [{"role": t.role, "content": t.content} for t in example.task.dialogue]
+    messages = example.task.opening()
     steps = example.trace.steps
     for turn in example.trace.turns():
         calls = [

@@ -19,6 +19,8 @@ import pytest
 
 from flows import RunConfig, generate_flow
 from flows._config import build_config
+from flows._scale_out import ModelSpec
+from generators import Endpoint
 from schemas import ConfigError
 from store import Store
 
@@ -70,6 +72,7 @@ def test_dask_batches_seal_what_a_local_run_seals_and_rerun_from_the_cache(
     # the batches ran in Dask worker processes, not here
     so = spread.scale_out
     assert so is not None and so["runner"] == "dask" and not so["snapshot_missing"]
+    assert so["slots"] == 2  # two single-threaded workers: limits are split two ways
     here = f"{socket.gethostname()}:{os.getpid()}"
     assert so["workers"] >= 1 and here not in so["worker_ids"]
     # writing 4+ drafts and judging 4+ examples, two per batch
@@ -96,3 +99,12 @@ def test_a_dask_address_needs_the_dask_runner() -> None:
     with pytest.raises(ConfigError, match="dask_address is set but task_runner is 'local'"):
         build_config(None, {"task_runner": "local", "dask_address": "tcp://127.0.0.1:8786"})
     assert build_config(None, {"task_runner": "dask", "batch_size": 5}).batch_size == 5
+
+
+def test_a_batch_gets_its_share_of_the_endpoint_limits() -> None:
+    spec = ModelSpec((Endpoint("http://127.0.0.1:9/v1", "m"),), concurrency=5, rate_limit=120.0)
+    assert spec.share(1) is spec and spec.share(0) is spec
+    half = spec.share(2)
+    assert (half.concurrency, half.rate_limit) == (2, 60.0)  # 2 x 2 <= 5 in flight; 2 x 60 = 120 a minute
+    assert spec.share(8).concurrency == 1 and spec.share(8).rate_limit == 15.0
+    assert ModelSpec(spec.endpoints, concurrency=4).share(4).rate_limit is None
