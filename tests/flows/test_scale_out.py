@@ -24,7 +24,7 @@ from generators import Endpoint
 from schemas import ConfigError
 from store import Store
 
-BASE = {"examples": 4, "max_calls": 30, "dedup_threshold": 0, "seed": 3}
+BASE = {"examples": 2, "max_calls": 30, "dedup_threshold": 0, "seed": 3}
 
 
 def _config(endpoint: Any, **extra: Any) -> RunConfig:
@@ -60,7 +60,7 @@ def test_dask_batches_seal_what_a_local_run_seals_and_rerun_from_the_cache(
     local_db, dask_db = tmp_path / "local.duckdb", tmp_path / "dask.duckdb"
     local = asyncio.run(generate_flow()(config=_config(llama_endpoint), db=str(local_db)))
 
-    config = _config(llama_endpoint, task_runner="dask", dask_workers=2, batch_size=2)
+    config = _config(llama_endpoint, task_runner="dask", dask_workers=2, batch_size=1)
     spread = asyncio.run(generate_flow()(config=config, db=str(dask_db)))
 
     # the same version: members and scores (the judge is deterministic at temperature 0)
@@ -75,8 +75,8 @@ def test_dask_batches_seal_what_a_local_run_seals_and_rerun_from_the_cache(
     assert so["slots"] == 2  # two single-threaded workers: limits are split two ways
     here = f"{socket.gethostname()}:{os.getpid()}"
     assert so["workers"] >= 1 and here not in so["worker_ids"]
-    # writing 4+ drafts and judging 4+ examples, two per batch
-    assert so["batches"] >= 4
+    # writing 2+ drafts and judging the examples that reach the judge, one per batch
+    assert so["batches"] >= 3
     # Prefect tracked every batch as a task run of this flow run
     with Store(dask_db, read_only=True) as store:
         _, rows = store.query("SELECT flow_run_id FROM runs WHERE run_id = ?", [spread.run_id])
