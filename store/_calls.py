@@ -242,19 +242,17 @@ class CallsMixin:
 
     def put_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
         """Cache a model reply under the hash of its request; the first reply stays."""
-        with self._write("cache reply") as con:
-            con.execute(
-                "INSERT OR IGNORE INTO reply_cache (key, endpoint, request, reply, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                [key, endpoint, canonical_json(request), canonical_json(reply), _arrow.now_utc()],
-            )
-
+        self._cache_reply("IGNORE", key, endpoint, request, reply)
 
     def replace_reply(self, key: str, endpoint: str, request: dict[str, Any], reply: dict[str, Any]) -> None:
         """Cache a model reply, replacing one cached before (``--refresh``: the newest reply wins)."""
+        self._cache_reply("REPLACE", key, endpoint, request, reply)
+
+    def _cache_reply(self, on_conflict: str, key: str, endpoint: str, request: dict[str, Any],
+                     reply: dict[str, Any]) -> None:
         with self._write("cache reply") as con:
             con.execute(
-                "INSERT OR REPLACE INTO reply_cache (key, endpoint, request, reply, created_at) "
+                f"INSERT OR {on_conflict} INTO reply_cache (key, endpoint, request, reply, created_at) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [key, endpoint, canonical_json(request), canonical_json(reply), _arrow.now_utc()],
             )
