@@ -17,6 +17,7 @@ left 'running' by a dead process are marked 'interrupted' when it starts.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import re
@@ -337,6 +338,13 @@ def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple
     return writer, judges
 
 
+async def _committed(recorder: CallRecorder | None) -> None:
+    """Wait until a tool stage's recorded calls are committed: a kill in a later stage loses none."""
+    flush = getattr(recorder.cache, "flush", None) if recorder is not None else None
+    if flush is not None:
+        await asyncio.to_thread(flush)
+
+
 async def _stages_in_order(
     config: RunConfig, store: Store, reporter: Reporter, as_task: TaskWrapper[Any],
     toolsets: Mapping[str, Toolset], catalog: _stages.ToolCatalog, writer: LLMWriter | None,
@@ -351,6 +359,7 @@ async def _stages_in_order(
         proposer = ValueProposer(writer.client) if config.propose_values and writer is not None else None
         calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
                                                           toolset_values, proposer, recorder)
+        await _committed(recorder)
     observations = _stages.observations_of(calls)
     store.save_observations(observations, summary.run_id)
     edges = observed_edges(calls) + candidate_edges(catalog.allowed, calls)
@@ -382,6 +391,7 @@ async def _stages_in_order(
     recorded_at = max((o.started_at for o in observations), default=None)
     reporter.note("replaying calls to detect volatile outputs")
     report = await acct.timed("replay", as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config, recorder))
+    await _committed(recorder)
     summary.volatile_tools = report.volatile_tools
     acct.count_tools("replay", [(r.toolset, r.error is not None) for r in report.results.values()])
     store.save_volatility(summary.run_id, report.volatile_fields())
