@@ -7,7 +7,8 @@ when a stage ends it drains every client's log and labels those requests with
 the stage: stages run one after another, so whatever a client logged during a
 stage belongs to it (the writer's requests under ``back-chain``, value
 proposals under ``explore``, the judge's under ``judge``). Tool calls are
-counted from what each stage returned (observations, replay results).
+counted the same way from the `CallRecorder`'s log: executed, failed, and
+answered from the call cache (a resumed run's calls are not new calls).
 
 Nothing here touches the database: once the store is open (`attach`), what has
 been collected so far, and then each stage as it ends, goes to
@@ -46,6 +47,7 @@ class StageTotals:
     tokens_out: int = 0
     tool_calls: int = 0
     tool_errors: int = 0
+    cached_tool_calls: int = 0
 
 
 @dataclass
@@ -90,15 +92,22 @@ class RunAccounting:
         with self.stage(name):
             return await work
 
-    def count_tools(self, stage: str, outcomes: Iterable[tuple[str, bool]]) -> None:
-        """Record a stage's tool calls from (toolset, failed) pairs, one per call."""
+    def count_tools(self, stage: str, outcomes: Iterable[tuple[str, bool, bool]]) -> None:
+        """Record a stage's tool calls from (toolset, failed, cached) triples, one per call.
+
+        A cached call was answered from the store: it counts in ``cached`` only.
+        """
         calls: Counter[str] = Counter()
         errors: Counter[str] = Counter()
-        for toolset, failed in outcomes:
-            calls[toolset] += 1
-            errors[toolset] += bool(failed)
-        self.tool_calls += [ToolCallCount(stage=stage, toolset=t, calls=n, errors=errors[t])
-                            for t, n in sorted(calls.items())]
+        cached: Counter[str] = Counter()
+        for toolset, failed, hit in outcomes:
+            if hit:
+                cached[toolset] += 1
+            else:
+                calls[toolset] += 1
+                errors[toolset] += bool(failed)
+        self.tool_calls += [ToolCallCount(stage=stage, toolset=t, calls=calls[t], errors=errors[t],
+                                          cached=cached[t]) for t in sorted(calls | cached)]
         self.flush()
 
     def record_requests(self, stage: str, requests: Iterable[ModelRequest]) -> None:
@@ -143,6 +152,7 @@ class RunAccounting:
             t = out.setdefault(c.stage, StageTotals())
             t.tool_calls += c.calls
             t.tool_errors += c.errors
+            t.cached_tool_calls += c.cached
         return out
 
     def tokens_by_endpoint(self) -> dict[tuple[str, str], tuple[int, int]]:

@@ -68,7 +68,8 @@ def accounting_rows(summary: RunSummary) -> list[dict[str, Any]]:
                  {"stage": stage, "metric": f"tokens out {endpoint}", "value": tokens_out}]
     for c in acct.tool_calls:
         rows += [{"stage": c.stage, "metric": f"tool calls {c.toolset}", "value": c.calls},
-                 {"stage": c.stage, "metric": f"tool errors {c.toolset}", "value": c.errors}]
+                 {"stage": c.stage, "metric": f"tool errors {c.toolset}", "value": c.errors},
+                 {"stage": c.stage, "metric": f"cached tool calls {c.toolset}", "value": c.cached}]
     return rows
 
 
@@ -78,11 +79,12 @@ def accounting_markdown(summary: RunSummary) -> list[str]:
     if acct is None:
         return []
     lines = ["## Accounting", "",
-             "| stage | seconds | model requests | cached | tokens in | tokens out | tool calls | tool errors |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| stage | seconds | model requests | cached replies | tokens in | tokens out | tool calls "
+             "| tool errors | cached tool calls |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for stage, t in acct.totals().items():
         lines.append(f"| {stage} | {t.seconds:.2f} | {t.model_requests} | {t.cached_replies} | {t.tokens_in} | "
-                     f"{t.tokens_out} | {t.tool_calls} | {t.tool_errors} |")
+                     f"{t.tokens_out} | {t.tool_calls} | {t.tool_errors} | {t.cached_tool_calls} |")
     return [*lines, ""]
 
 

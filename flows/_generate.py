@@ -338,9 +338,9 @@ def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple
     return writer, judges
 
 
-async def _committed(recorder: CallRecorder | None) -> None:
+async def _committed(recorder: CallRecorder) -> None:
     """Wait until a tool stage's recorded calls are committed: a kill in a later stage loses none."""
-    flush = getattr(recorder.cache, "flush", None) if recorder is not None else None
+    flush = getattr(recorder.cache, "flush", None)
     if flush is not None:
         await asyncio.to_thread(flush)
 
@@ -355,6 +355,7 @@ async def _stages_in_order(
     values = dict(EMBEDDED_VALUES) if config.uses_embedded_toolsets else {}
     values.update(config.values)
     acct = summary.accounting or RunAccounting(summary.run_id)
+    recorder = recorder or CallRecorder()  # every tool call goes through one, which logs it for acct
     with acct.stage("explore"), reporter.stage("calling tools", total=config.max_calls) as advance:
         proposer = ValueProposer(writer.client) if config.propose_values and writer is not None else None
         calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
@@ -368,7 +369,7 @@ async def _stages_in_order(
     summary.calls = len(observations)
     summary.call_errors = sum(o.is_error for o in observations)
     summary.tools_called = len({(o.toolset, o.tool) for o in observations})
-    acct.count_tools("explore", [(o.toolset, o.is_error) for o in observations])
+    acct.count_tools("explore", recorder.take_log())
 
     with reporter.stage("building chains", total=3 * config.examples) as advance:  # build_traces' limit
         traces = await acct.timed("chain", as_task(_stages.chain, "chain")(calls, config))  # type: ignore[arg-type]
@@ -393,7 +394,7 @@ async def _stages_in_order(
     report = await acct.timed("replay", as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config, recorder))
     await _committed(recorder)
     summary.volatile_tools = report.volatile_tools
-    acct.count_tools("replay", [(r.toolset, r.error is not None) for r in report.results.values()])
+    acct.count_tools("replay", recorder.take_log())
     store.save_volatility(summary.run_id, report.volatile_fields())
     ctx = CheckContext(replay=report, toolset_versions={n: t.version for n, t in toolsets.items()})
 

@@ -85,7 +85,8 @@ class CallRecorder:
     ``scopes`` maps a toolset name to what else identifies it (see the module
     docstring); a toolset without one is scoped by its name alone. Without a
     cache every call is executed. ``executed`` and ``hits`` count calls made
-    and calls answered from the cache.
+    and calls answered from the cache; `take_log` hands the per-call outcomes
+    to the run's accounting.
     """
 
     def __init__(self, cache: CallCache | None = None, scopes: Mapping[str, str] | None = None) -> None:
@@ -93,6 +94,12 @@ class CallRecorder:
         self.scopes = dict(scopes or {})
         self.executed = 0
         self.hits = 0
+        self._log: list[tuple[str, bool, bool]] = []
+
+    def take_log(self) -> list[tuple[str, bool, bool]]:
+        """(toolset, failed, cached) of every call since the last take, one per call."""
+        log, self._log = self._log, []
+        return log
 
     def key(self, purpose: str, name: str, version: str | None, tool: str, arguments: Any) -> str:
         """The cache key of a call to ``tool`` of the toolset ``name`` (at ``version``)."""
@@ -111,13 +118,16 @@ class CallRecorder:
             hit = self.cache.get_call(key)
             if hit is not None:
                 self.hits += 1
-                return Observation.model_validate(hit)
+                observation = Observation.model_validate(hit)
+                self._log.append((name, observation.is_error, True))
+                return observation
         if limit is None:
             observation, outcome = await self._execute(name, toolset, tool, arguments, timeout)
         else:
             async with limit:
                 observation, outcome = await self._execute(name, toolset, tool, arguments, timeout)
         self.executed += 1
+        self._log.append((name, observation.is_error, False))
         if self.cache is not None and not outcome.transient:
             self.cache.put_call(key, purpose, observation.model_dump(mode="json"))
         return observation

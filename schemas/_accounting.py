@@ -42,9 +42,12 @@ class StageTiming(_Accounting):
 
 
 class ToolCallCount(_Accounting):
-    """Tool calls one stage of a run made to one toolset, and how many failed."""
+    """Tool calls one stage of a run made to one toolset, how many failed, and how many the cache answered."""
 
     stage: str
     toolset: str
-    calls: int = Field(ge=0)
-    errors: int = Field(ge=0)
+    calls: int = Field(ge=0, description="Calls executed (sent to the tool).")
+    errors: int = Field(ge=0, description="Executed calls that failed or got the tool's error reply.")
+    cached: int = Field(
+        default=0, ge=0,
+        description="Calls answered from the call cache: not executed, not in calls or errors.")

@@ -6,21 +6,25 @@ module only stores it and defines how it is read. Tables arrive with m007:
 
     run_stage_rows   one row per stage executed: wall time
     run_model_rows   one row per chat request: endpoint, model, tokens, latency, cache hit, error
-    run_tool_rows    per stage and toolset: tool calls and failed calls
+    run_tool_rows    per stage and toolset: tool calls executed, failed, answered from the
+                     call cache (``cached``, m008)
 
 Public views (the accounting, per run):
 
     runs             + wall_seconds, tokens_in, tokens_out, model_requests, cached_replies,
-                       model_errors, tool_calls, tool_errors, stage_seconds (JSON stage -> s)
+                       model_errors, tool_calls, tool_errors, stage_seconds (JSON stage -> s),
+                       cached_tool_calls
     run_stages       run_id, stage, started_at, seconds, model_requests, cached_replies,
-                     tokens_in, tokens_out, tool_calls, tool_errors
+                     tokens_in, tokens_out, tool_calls, tool_errors, cached_tool_calls
     run_model_usage  run_id, stage, endpoint, model, requests, cached, errors, tokens_in,
                      tokens_out, cached_tokens_in, cached_tokens_out, p50_ms, p95_ms
-    run_tool_calls   run_id, stage, toolset, calls, errors
+    run_tool_calls   run_id, stage, toolset, calls, errors, cached
     model_requests   one row per request
 
 Tokens are the servers' ``usage`` counts of requests actually sent; a reply
-answered from the cache costs no new tokens and is counted in ``cached_*``.
+answered from the cache costs no new tokens and is counted in ``cached_*``;
+likewise a tool call answered from the call cache is counted in ``cached`` /
+``cached_tool_calls``, not in ``calls`` / ``tool_calls``.
 Latency percentiles leave cache hits out.
 
 Table macros taking (dataset, ref), the numbers of `backchain report`, each
@@ -72,14 +76,23 @@ M007_TABLES: tuple[str, ...] = (
     """,
 )
 
-M007_VIEWS: tuple[str, ...] = (
-    """
+def _views(cached: bool) -> tuple[str, ...]:
+    """The accounting views; ``cached``: with m008's cached tool calls (m007's text without)."""
+    tool = ", coalesce(sum(cached), 0)::BIGINT AS cached" if cached else ""
+    stage = ", coalesce(sum(cached), 0)::BIGINT AS cached_tool_calls" if cached else ""
+    stage_out = ",\n           coalesce(t.cached_tool_calls, 0)::BIGINT AS cached_tool_calls" if cached else ""
+    run = ",\n               sum(cached_tool_calls)::BIGINT AS cached_tool_calls" if cached else ""
+    run_out = ", a.cached_tool_calls" if cached else ""
+    return _VIEW_MODEL_REQUESTS, _VIEW_RUN_MODEL_USAGE, *_tool_views(tool, stage, stage_out, run, run_out)
+
+
+_VIEW_MODEL_REQUESTS = """
     CREATE OR REPLACE VIEW model_requests AS
     SELECT run_id, stage, endpoint, model, started_at, latency_ms, tokens_in, tokens_out, cached,
            error, request_key
     FROM run_model_rows
-    """,
     """
+_VIEW_RUN_MODEL_USAGE = """
     CREATE OR REPLACE VIEW run_model_usage AS
     SELECT run_id, stage, endpoint, model,
            count(*) FILTER (WHERE NOT cached) AS requests,
@@ -92,14 +105,19 @@ M007_VIEWS: tuple[str, ...] = (
            quantile_cont(latency_ms, 0.5) FILTER (WHERE NOT cached) AS p50_ms,
            quantile_cont(latency_ms, 0.95) FILTER (WHERE NOT cached) AS p95_ms
     FROM run_model_rows GROUP BY run_id, stage, endpoint, model
-    """,
     """
+
+
+def _tool_views(tool: str, stage: str, stage_out: str, run: str, run_out: str) -> tuple[str, ...]:
+    """run_tool_calls, run_stages and runs, with the cached-call columns `_views` passes in."""
+    return (
+    f"""
     CREATE OR REPLACE VIEW run_tool_calls AS
-    SELECT run_id, stage, toolset, sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors
+    SELECT run_id, stage, toolset, sum(calls)::BIGINT AS calls, sum(errors)::BIGINT AS errors{tool}
     FROM run_tool_rows GROUP BY run_id, stage, toolset
     """,
     # A stage run twice (a resumed run) adds its seconds; started_at is its first start.
-    """
+    f"""
     CREATE OR REPLACE VIEW run_stages AS
     WITH s AS (
         SELECT run_id, stage, min(started_at) AS started_at, sum(seconds) AS seconds
@@ -111,7 +129,7 @@ M007_VIEWS: tuple[str, ...] = (
                coalesce(sum(tokens_out) FILTER (WHERE NOT cached), 0)::BIGINT AS tokens_out
         FROM run_model_rows GROUP BY run_id, stage
     ), t AS (
-        SELECT run_id, stage, sum(calls)::BIGINT AS tool_calls, sum(errors)::BIGINT AS tool_errors
+        SELECT run_id, stage, sum(calls)::BIGINT AS tool_calls, sum(errors)::BIGINT AS tool_errors{stage}
         FROM run_tool_rows GROUP BY run_id, stage
     ), k AS (
         SELECT run_id, stage FROM s UNION SELECT run_id, stage FROM m UNION SELECT run_id, stage FROM t
@@ -120,21 +138,21 @@ M007_VIEWS: tuple[str, ...] = (
            coalesce(m.model_requests, 0) AS model_requests,
            coalesce(m.cached_replies, 0) AS cached_replies,
            coalesce(m.tokens_in, 0)::BIGINT AS tokens_in, coalesce(m.tokens_out, 0)::BIGINT AS tokens_out,
-           coalesce(t.tool_calls, 0)::BIGINT AS tool_calls, coalesce(t.tool_errors, 0)::BIGINT AS tool_errors
+           coalesce(t.tool_calls, 0)::BIGINT AS tool_calls, coalesce(t.tool_errors, 0)::BIGINT AS tool_errors{stage_out}
     FROM k
     LEFT JOIN s ON s.run_id = k.run_id AND s.stage = k.stage
     LEFT JOIN m ON m.run_id = k.run_id AND m.stage = k.stage
     LEFT JOIN t ON t.run_id = k.run_id AND t.stage = k.stage
     """,
     # A run from before m007 (or one that never reached a stage) has NULL accounting, not 0.
-    """
+    f"""
     CREATE OR REPLACE VIEW runs AS
     WITH a AS (
         SELECT run_id, sum(tokens_in)::BIGINT AS tokens_in, sum(tokens_out)::BIGINT AS tokens_out,
                sum(model_requests)::BIGINT AS model_requests,
                sum(cached_replies)::BIGINT AS cached_replies,
                sum(tool_calls)::BIGINT AS tool_calls, sum(tool_errors)::BIGINT AS tool_errors,
-               json_group_object(stage, seconds) AS stage_seconds
+               json_group_object(stage, seconds) AS stage_seconds{run}
         FROM run_stages GROUP BY run_id
     ), e AS (
         SELECT run_id, count(*) AS model_errors FROM run_model_rows WHERE error IS NOT NULL
@@ -145,12 +163,37 @@ M007_VIEWS: tuple[str, ...] = (
            epoch(r.finished_at - r.started_at) AS wall_seconds,
            a.tokens_in, a.tokens_out, a.model_requests, a.cached_replies,
            CASE WHEN a.run_id IS NULL THEN NULL ELSE coalesce(e.model_errors, 0) END AS model_errors,
-           a.tool_calls, a.tool_errors, a.stage_seconds
+           a.tool_calls, a.tool_errors, a.stage_seconds{run_out}
     FROM run_rows AS r
     LEFT JOIN a ON a.run_id = r.run_id
     LEFT JOIN e ON e.run_id = r.run_id
     """,
-)
+    )
+
+
+M007_VIEWS = _views(cached=False)
+
+# report_runs and report_stages, with m008's cached tool calls filled in ({run}, {stage}) or not.
+_REPORT_RUNS = """
+    CREATE OR REPLACE MACRO report_runs(dataset, ref) AS TABLE
+    SELECT r.run_id, r.dataset, r.status, r.started_at, r.finished_at, r.wall_seconds,
+           r.tokens_in, r.tokens_out, r.model_requests, r.cached_replies, r.model_errors,
+           r.tool_calls, r.tool_errors, r.flow_run_id{run}
+    FROM runs AS r
+    JOIN version_runs(resolve_version(dataset, ref)) AS vr ON vr.run_id = r.run_id
+    ORDER BY r.started_at, r.run_id
+"""
+_REPORT_STAGES = """
+    CREATE OR REPLACE MACRO report_stages(dataset, ref) AS TABLE
+    SELECT s.stage, sum(s.seconds) AS seconds, sum(s.model_requests)::BIGINT AS model_requests,
+           sum(s.cached_replies)::BIGINT AS cached_replies,
+           sum(s.tokens_in)::BIGINT AS tokens_in, sum(s.tokens_out)::BIGINT AS tokens_out,
+           sum(s.tool_calls)::BIGINT AS tool_calls, sum(s.tool_errors)::BIGINT AS tool_errors{stage}
+    FROM run_stages AS s
+    JOIN version_runs(resolve_version(dataset, ref)) AS vr ON vr.run_id = s.run_id
+    GROUP BY s.stage
+    ORDER BY min(s.started_at) NULLS LAST, s.stage
+"""
 
 # Macro parameters shadow column names inside a macro body (dataset, ref,
 # version_id): every column below is qualified by its table alias.
@@ -176,15 +219,7 @@ M007_MACROS: tuple[str, ...] = (
     UNION
     SELECT credited.rid FROM credited
     """,
-    """
-    CREATE OR REPLACE MACRO report_runs(dataset, ref) AS TABLE
-    SELECT r.run_id, r.dataset, r.status, r.started_at, r.finished_at, r.wall_seconds,
-           r.tokens_in, r.tokens_out, r.model_requests, r.cached_replies, r.model_errors,
-           r.tool_calls, r.tool_errors, r.flow_run_id
-    FROM runs AS r
-    JOIN version_runs(resolve_version(dataset, ref)) AS vr ON vr.run_id = r.run_id
-    ORDER BY r.started_at, r.run_id
-    """,
+    _REPORT_RUNS.format(run=""),
     # Per toolset: tools recorded, called (by the runs), answered without error at
     # least once, and used by the version's examples; calls and failed calls.
     """
@@ -345,17 +380,7 @@ M007_MACROS: tuple[str, ...] = (
     FROM c GROUP BY c.status, c.leaf
     ORDER BY candidates DESC, c.status, c.leaf
     """,
-    """
-    CREATE OR REPLACE MACRO report_stages(dataset, ref) AS TABLE
-    SELECT s.stage, sum(s.seconds) AS seconds, sum(s.model_requests)::BIGINT AS model_requests,
-           sum(s.cached_replies)::BIGINT AS cached_replies,
-           sum(s.tokens_in)::BIGINT AS tokens_in, sum(s.tokens_out)::BIGINT AS tokens_out,
-           sum(s.tool_calls)::BIGINT AS tool_calls, sum(s.tool_errors)::BIGINT AS tool_errors
-    FROM run_stages AS s
-    JOIN version_runs(resolve_version(dataset, ref)) AS vr ON vr.run_id = s.run_id
-    GROUP BY s.stage
-    ORDER BY min(s.started_at) NULLS LAST, s.stage
-    """,
+    _REPORT_STAGES.format(stage=""),
     """
     CREATE OR REPLACE MACRO report_model_usage(dataset, ref) AS TABLE
     SELECT u.stage, u.endpoint, u.model, sum(u.requests)::BIGINT AS requests,
@@ -398,13 +423,13 @@ ACCOUNTING_COLUMNS: dict[str, tuple[str, ...]] = {
     "run_model_usage": ("run_id", "stage", "endpoint", "model", "requests", "cached", "errors",
                         "tokens_in", "tokens_out", "cached_tokens_in", "cached_tokens_out",
                         "p50_ms", "p95_ms"),
-    "run_tool_calls": ("run_id", "stage", "toolset", "calls", "errors"),
+    "run_tool_calls": ("run_id", "stage", "toolset", "calls", "errors", "cached"),
     "run_stages": ("run_id", "stage", "started_at", "seconds", "model_requests", "cached_replies",
-                   "tokens_in", "tokens_out", "tool_calls", "tool_errors"),
+                   "tokens_in", "tokens_out", "tool_calls", "tool_errors", "cached_tool_calls"),
     "version_runs": ("run_id",),
     "report_runs": ("run_id", "dataset", "status", "started_at", "finished_at", "wall_seconds",
                     "tokens_in", "tokens_out", "model_requests", "cached_replies", "model_errors",
-                    "tool_calls", "tool_errors", "flow_run_id"),
+                    "tool_calls", "tool_errors", "flow_run_id", "cached_tool_calls"),
     "report_tool_coverage": ("toolset", "tools", "tools_called", "tools_succeeded", "tools_in_version",
                              "calls", "errors", "tool_coverage"),
     "report_edges": ("candidate_edges", "confirmed_edges", "failed_edges", "confirmed_pairs",
@@ -416,7 +441,7 @@ ACCOUNTING_COLUMNS: dict[str, tuple[str, ...]] = {
                       "pass_rate", "mean_score", "mean_p_yes", "mean_coverage"),
     "report_rejections": ("status", "leaf", "candidates", "example_reason"),
     "report_stages": ("stage", "seconds", "model_requests", "cached_replies", "tokens_in", "tokens_out",
-                      "tool_calls", "tool_errors"),
+                      "tool_calls", "tool_errors", "cached_tool_calls"),
     "report_model_usage": ("stage", "endpoint", "model", "requests", "cached", "errors", "tokens_in",
                            "tokens_out"),
     "report_latency": ("source", "name", "calls", "p50_ms", "p90_ms", "p99_ms", "max_ms"),
@@ -427,16 +452,33 @@ ACCOUNTING_MACROS: dict[str, str] = {
     **{name: f"{name}(dataset, ref)" for name in REPORT_MACROS},
 }
 
-# Appended to the runs view's contract by m007.
+# Appended to the runs view's contract by m007 (cached_tool_calls by m008).
 RUNS_ACCOUNTING_COLUMNS: tuple[str, ...] = (
     "wall_seconds", "tokens_in", "tokens_out", "model_requests", "cached_replies", "model_errors",
-    "tool_calls", "tool_errors", "stage_seconds",
+    "tool_calls", "tool_errors", "stage_seconds", "cached_tool_calls",
 )
 
 
 def m007_run_accounting(con: duckdb.DuckDBPyConnection) -> None:
     """Accounting per run (stage time, model requests and tokens, tool calls) and the report macros."""
     for statement in (*M007_TABLES, *M007_VIEWS, *M007_MACROS):
+        con.execute(statement)
+
+
+M008_STATEMENTS: tuple[str, ...] = (
+    "ALTER TABLE run_tool_rows ADD COLUMN cached BIGINT DEFAULT 0",
+    *_views(cached=True)[2:],  # run_tool_calls, run_stages, runs
+    _REPORT_RUNS.format(run=", r.cached_tool_calls"),
+    _REPORT_STAGES.format(stage=",\n           sum(s.cached_tool_calls)::BIGINT AS cached_tool_calls"),
+)
+
+
+def m008_cached_tool_calls(con: duckdb.DuckDBPyConnection) -> None:
+    """Tool calls answered from the call cache, apart from calls executed (a resumed run's are not new).
+
+    Rows stored before count every call as executed (cached 0), as they were.
+    """
+    for statement in M008_STATEMENTS:
         con.execute(statement)
 
 
@@ -488,6 +530,7 @@ class AccountingMixin:
             "toolset": [t.toolset for t in tool_calls],
             "calls": pa.array([t.calls for t in tool_calls], type=pa.int64()),
             "errors": pa.array([t.errors for t in tool_calls], type=pa.int64()),
+            "cached": pa.array([t.cached for t in tool_calls], type=pa.int64()),
         })
         with self._write("save run accounting") as con:
             for table, rows in (("run_stage_rows", stage_table), ("run_model_rows", model_table),

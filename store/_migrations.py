@@ -26,7 +26,7 @@ import duckdb
 
 from schemas import SchemaVersionError
 
-from ._accounting import m007_run_accounting
+from ._accounting import m007_run_accounting, m008_cached_tool_calls
 from ._calls import m006_call_cache_run_owner
 from ._connection import first_row
 from ._facts import m003_tool_graph_volatility_difficulty, m004_flag_empty_results
@@ -87,6 +87,7 @@ def m002_lineage_diff_retention(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial, m002_lineage_diff_retention, m003_tool_graph_volatility_difficulty,
     m004_flag_empty_results, m005_render_chat, m006_call_cache_run_owner, m007_run_accounting,
+    m008_cached_tool_calls,
 )
 
 

@@ -109,6 +109,12 @@ def test_a_rerun_answered_from_the_cache_spends_no_new_tokens(real_run: RealRun,
     [first] = _query(real_run.db, "SELECT * FROM runs WHERE run_id = ?", [real_run.summary.run_id])
     assert (run["model_requests"], run["tokens_in"], run["tokens_out"]) == (0, 0, 0)
     assert run["cached_replies"] == first["model_requests"]
+    # nor makes a tool call: the recorded ones are counted as cached, not as calls
+    assert (run["tool_calls"], run["tool_errors"]) == (0, 0)
+    assert run["cached_tool_calls"] == first["tool_calls"] > 0 and first["cached_tool_calls"] == 0
+    tools = _query(real_run.db, "SELECT stage, calls, cached FROM run_tool_calls WHERE run_id = ? ORDER BY stage",
+                   [again.run_id])
+    assert {t["stage"] for t in tools} == {"explore", "replay"} and all(t["calls"] == 0 for t in tools)
     cached = _query(real_run.db, "SELECT sum(cached_tokens_in) AS n FROM run_model_usage WHERE run_id = ?",
                     [again.run_id])
     assert cached[0]["n"] == first["tokens_in"]

@@ -141,3 +141,19 @@ def test_m007_adds_the_accounting_and_report_macros_to_an_old_file(old_file: Pat
         cols, coverage = tables["report_tool_coverage"]
         assert sum(r[cols.index("calls")] for r in coverage) == EXPECTED["counts"]["obs_rows"]
         assert tables["report_stages"][1] == []  # nothing was timed before m007
+
+
+def test_m008_counts_cached_tool_calls_apart_and_keeps_the_old_counts(
+        old_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", MIGRATIONS[:7])  # the file as m007 left it
+    with Store(old_file) as s:
+        s.con.execute("INSERT INTO run_tool_rows VALUES ('run-fixture', 'explore', 'geo', 5, 1)")
+    assert schema_version(old_file) == 7
+    monkeypatch.setattr(migrations_module, "MIGRATIONS", MIGRATIONS)
+    with Store(old_file) as s:
+        assert s.query("SELECT name FROM _migrations WHERE version = 8")[1] == [("m008_cached_tool_calls",)]
+        # a row recorded before: every call was executed, none counted as cached
+        assert s.query("SELECT calls, errors, cached FROM run_tool_calls")[1] == [(5, 1, 0)]
+        assert s.query("SELECT tool_calls, cached_tool_calls FROM runs WHERE run_id = 'run-fixture'")[1] == [(5, 0)]
+        cols, rows = s.report_tables("geo", "2")[1]["report_stages"]
+        assert dict(zip(cols, rows[0]))["cached_tool_calls"] == 0
