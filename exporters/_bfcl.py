@@ -115,8 +115,8 @@ def bfcl_property(schema: Mapping[str, Any]) -> dict[str, Any]:
     branch = next((b for key in ("anyOf", "oneOf") for b in schema.get(key, [])
                    if isinstance(b, Mapping) and b.get("type") not in (None, "null")), schema)
     if out["type"] == "array":
-        items = branch.get("items") if isinstance(branch.get("items"), Mapping) else {}
-        out["items"] = bfcl_property(items)
+        items = branch.get("items")
+        out["items"] = bfcl_property(items if isinstance(items, Mapping) else {})
     if out["type"] == "dict" and isinstance(branch.get("properties"), Mapping):
         out["properties"] = {k: bfcl_property(v) for k, v in branch["properties"].items()}
         if "required" in branch:
@@ -235,7 +235,8 @@ class BfclFormat(ExportFormat):
                 q.close()
                 a.close()
         data = [DataFile(split_file_name(out.name, n), n, counts[n]) for n in names]
-        extra = [(f"{ANSWER_DIR}/{d.path}", "answers", d.rows, d.split) for d in data]
+        extra: list[tuple[str, str, int | None, str | None]] = [
+            (f"{ANSWER_DIR}/{d.path}", "answers", d.rows, d.split) for d in data]
         return data, [], extra
 
 

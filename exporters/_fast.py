@@ -66,13 +66,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas import ExportFilters, ExportSelection, LoadDrift, VersionInfo
+from schemas import ExportError, ExportFilters, ExportSelection, LoadDrift, VersionInfo
 
 from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions
 from ._export import (
     LOAD_DRIFT_LIMIT,
     DriftLog,
-    ExportError,
     ParquetSink,
     RowChecker,
     Staging,

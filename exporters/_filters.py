@@ -140,7 +140,7 @@ def select_rows(
     """The version's rows that pass ``filters``, each with its split, in the order the store
     holds them (``Store.iter_version_examples``, the order ``Store.export_keys`` gives)."""
     counts = counts if counts is not None else SelectionCounts()
-    kinds = set(filters.kinds) if filters.kinds else None
+    kinds: set[str] | None = set(filters.kinds) if filters.kinds else None
     tools = set(filters.tools) if filters.tools else None
     seen: set[int] = set()
     rows = store.iter_version_examples(version.version_id, batch_size=batch_size)

@@ -153,13 +153,13 @@ class HfFormat(ExportFormat):
         data: list[DataFile] = []
         extra: list[tuple[str, str, int | None, str | None]] = []
         for rel in sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()):
-            split = rel.split("/")[0] if "/" in rel else None
+            in_split = rel.split("/")[0] if "/" in rel else None
             path = f"{out.name}/{rel}"
             if rel.endswith(".arrow"):
                 shard_rows = MemoryMappedTable.from_file(str(target / rel)).num_rows
-                data.append(DataFile(path, split, shard_rows))
+                data.append(DataFile(path, in_split, shard_rows))
             else:
-                extra.append((path, "card" if rel == CARD else "metadata", None, split))
+                extra.append((path, "card" if rel == CARD else "metadata", None, in_split))
         data.sort(key=lambda d: (order.index(d.split) if d.split in order else len(order), d.path))
         return data, drift, extra
 

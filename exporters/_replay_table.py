@@ -164,9 +164,9 @@ def _observation_rows(store: Store, batch: list[Example], written: set[str]) -> 
     _columns, found = store.query(_OBSERVATIONS_SQL, [sorted(wanted)])
     missing = sorted(set(wanted) - {row[0] for row in found})
     if missing:
-        example_id, step = wanted[missing[0]]
+        example_id, step_index = wanted[missing[0]]
         raise ExportError(
-            f"example {example_id}: step {step}'s observation {missing[0]} is not in the "
+            f"example {example_id}: step {step_index}'s observation {missing[0]} is not in the "
             f"observations of {store.path} ({len(missing)} missing in all); the replay table needs "
             "every step's observation, so export from the database the version was made in"
         )

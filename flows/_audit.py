@@ -81,8 +81,8 @@ class VersionAudit:
 
     @property
     def counts(self) -> dict[str, int]:
-        tally = Counter(r.status for r in self.results)
-        return {status: tally.get(status, 0) for status in STATUS_ORDER}
+        tally: Counter[str] = Counter(r.status for r in self.results)
+        return {status: tally[status] for status in STATUS_ORDER}
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -176,7 +176,8 @@ def _skip_all(examples: Sequence[Example], reason: str) -> list[AuditResult]:
 
 def render_audit(audit: VersionAudit) -> str:
     """The report as text: one row per example (drift first), then drift per tool."""
-    out = Console(file=io.StringIO(), width=160, force_terminal=False)
+    buf = io.StringIO()
+    out = Console(file=buf, width=160, force_terminal=False)
     examples = Table("example", "status", "calls", "reason", title="examples")
     rank = {status: i for i, status in enumerate(STATUS_ORDER)}
     for r in sorted(audit.results, key=lambda r: (rank[r.status], r.example_id)):
@@ -196,4 +197,4 @@ def render_audit(audit: VersionAudit) -> str:
         f"{counts['drifted']} drifted elsewhere, {counts['same']} same, {counts['skipped']} skipped",
         highlight=False, soft_wrap=True,
     )
-    return out.file.getvalue()  # type: ignore[attr-defined]
+    return buf.getvalue()

@@ -24,11 +24,11 @@ import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from generators import (
     CallRecorder,
@@ -50,6 +50,9 @@ from generators import (
 from schemas import ConfigError, ErrorRateExceeded, Example, ToolsetError, VersionInfo
 from store import Store
 from validators import CheckContext, Judge, duplicate_judgement, load_rubric
+
+if TYPE_CHECKING:
+    from prefect import Flow
 
 from . import _stages
 from ._accounting import RunAccounting
@@ -372,7 +375,7 @@ async def _stages_in_order(
     acct.count_tools("explore", recorder.take_log())
 
     with reporter.stage("building chains", total=3 * config.examples) as advance:  # build_traces' limit
-        traces = await acct.timed("chain", as_task(_stages.chain, "chain")(calls, config))  # type: ignore[arg-type]
+        traces = await acct.timed("chain", as_task(_stages.chain, "chain")(calls, config))
         advance(len(traces))
     summary.traces = len(traces)
     summary.multi_step = sum(len(t.steps) > 1 for t in traces)
@@ -444,7 +447,7 @@ def _reporter_named(key: str) -> Reporter:
     return _REPORTERS.get(key) or Reporter(quiet=True)
 
 
-def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[RunSummary]]:
+def generate_flow(reporter: Reporter | None = None) -> Flow[..., Coroutine[Any, Any, RunSummary]]:
     """The Prefect flow, built lazily so that importing flows/ does not import prefect.
 
     The reporter (terminal progress) is not a flow parameter (parameters are
@@ -465,13 +468,13 @@ def generate_flow(reporter: Reporter | None = None) -> Callable[..., Awaitable[R
         _REPORTERS[reporter_key] = reporter
 
     def as_task(fn: Callable[..., Awaitable[T]], name: str) -> Callable[..., Awaitable[T]]:
-        stage = task(fn, name=name, cache_policy=NO_CACHE, persist_result=False)
+        stage = task(name=name, cache_policy=NO_CACHE, persist_result=False)(fn)
 
         # quote(): Prefect would otherwise walk every argument (thousands of calls and
         # examples, nested records) looking for upstream futures: seconds per run at
         # 1,000 examples (bench/orchestration.py). Stages take no futures.
         async def call(*args: Any, **kwargs: Any) -> T:
-            return await stage(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})  # type: ignore[no-any-return]
+            return await stage(*(quote(a) for a in args), **{k: quote(v) for k, v in kwargs.items()})
 
         return call
 

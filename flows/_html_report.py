@@ -96,7 +96,7 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Seq
              f'height="{height}" aria-label="{_esc(title)}">',
              f'<text x="2" y="14" font-weight="600">{_esc(title)}</text>']
     if len(series) > 1:
-        x = label_w
+        x = float(label_w)
         for k, (name, _) in enumerate(series):
             parts.append(f'<rect x="{x}" y="22" width="10" height="10" fill="{_COLORS[k % len(_COLORS)]}"/>')
             parts.append(f'<text x="{x + 14}" y="31">{_esc(name)}</text>')

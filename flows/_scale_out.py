@@ -189,7 +189,7 @@ class ScaleOut:
         from prefect import task
         from prefect.cache_policies import NO_CACHE
         from prefect.client.orchestration import get_client
-        from prefect_dask import DaskTaskRunner
+        from prefect_dask.task_runners import DaskTaskRunner
 
         for name in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.worker",
                      "distributed.core", "distributed.http.proxy"):

@@ -219,10 +219,11 @@ def _render_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> s
     table = Table(*columns, show_lines=False)
     for r in rows:
         table.add_row(*("" if v is None else str(v)[:200] for v in r))
-    out = Console(file=io.StringIO(), width=200, force_terminal=False)
+    buf = io.StringIO()
+    out = Console(file=buf, width=200, force_terminal=False)
     out.print(table)
     out.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}")
-    return out.file.getvalue()  # type: ignore[attr-defined]
+    return buf.getvalue()
 
 
 @app.command()
@@ -295,15 +296,15 @@ def export(
         from store import parse_ref
 
         try:
-            filters = ExportFilters(
-                min_score=min_score,
-                kinds=parse_names(kinds) if kinds is not None else None,
-                tools=parse_names(tools) if tools is not None else None,
-                pass_rate_band=parse_band(pass_rate_band) if pass_rate_band is not None else None,
-                dedup=dedup,
-                split=parse_split(split) if split is not None else None,
-                split_seed=split_seed,
-            )
+            filters = ExportFilters.model_validate({  # validated here: a wrong kind names its flag
+                "min_score": min_score,
+                "kinds": parse_names(kinds) if kinds is not None else None,
+                "tools": parse_names(tools) if tools is not None else None,
+                "pass_rate_band": parse_band(pass_rate_band) if pass_rate_band is not None else None,
+                "dedup": dedup,
+                "split": parse_split(split) if split is not None else None,
+                "split_seed": split_seed,
+            })
         except ValidationError as exc:
             first = exc.errors()[0]
             flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "a filter"

@@ -278,7 +278,7 @@ class LLMWriter:
 def _parse_rewrite(text: str) -> tuple[str | None, str | None]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return None, f"reply is not valid JSON ({exc.msg} at char {exc.pos})"
     if not isinstance(data, Mapping) or not isinstance(data.get("request"), str):
         return None, "reply JSON has no string field 'request'"

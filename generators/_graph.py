@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from jsonschema import Draft202012Validator
 
@@ -32,10 +33,10 @@ def field_of(pointer: str) -> str:
 def observed_edges(calls: Sequence[ExploredCall]) -> list[ToolEdge]:
     """Confirmed and failed edges, counted, from the provenance of executed calls."""
     by_obs = {c.observation.observation_id: c.observation for c in calls}
-    counts: Counter[tuple[str, str, str, str, str, str, str]] = Counter()
+    counts: Counter[tuple[str, str, str, str, str, str, Literal["failed", "confirmed"]]] = Counter()
     for call in calls:
         child = call.observation
-        kind = "failed" if child.is_error else "confirmed"
+        kind: Literal["failed", "confirmed"] = "failed" if child.is_error else "confirmed"
         for param, parent in call.parents.items():
             source = by_obs.get(parent.observation_id)
             if source is None:

@@ -120,7 +120,7 @@ class LimitedToolset(Toolset):
 
     # The inner toolset learns its name and version when it starts (an MCP
     # server's own name), so both are read through, never copied.
-    @property  # type: ignore[override]
+    @property
     def name(self) -> str:
         return self.inner.name
 
@@ -128,7 +128,7 @@ class LimitedToolset(Toolset):
     def name(self, value: str) -> None:
         self.inner.name = value
 
-    @property  # type: ignore[override]
+    @property
     def version(self) -> str | None:
         return self.inner.version
 

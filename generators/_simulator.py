@@ -212,8 +212,8 @@ class ReplaySimulator(Toolset):
             self._by_key.setdefault(call.normalised_key, []).append(call)
             self._by_tool.setdefault((call.toolset, call.tool), []).append(call)
         self._homes: dict[str, set[str]] = {}
-        for toolset, tool in [*self._by_tool, *self._tools]:
-            self._homes.setdefault(tool, set()).add(toolset)
+        for toolset, tool_name in [*self._by_tool, *self._tools]:
+            self._homes.setdefault(tool_name, set()).add(toolset)
         names = sorted({ts for ts, _ in [*self._by_tool, *self._tools]})
         self.name = name or (names[0] if len(names) == 1 else "replay")
         versions = {c.toolset_version for c in self._calls}

@@ -107,8 +107,9 @@ def parallel_drafts(calls: Sequence[ExploredCall], rng: random.Random, limit: in
                 continue
             steps = _regroup([_step_of(a), _step_of(b)], 0)
             parts = [Trace(steps=[s.model_copy(update={"group": None})]) for s in steps]
-            answers = [choose_answer(p) for p in parts]
-            if answers[0] is None or answers[1] is None:
+            chosen = [choose_answer(p) for p in parts]
+            answers = [a for a in chosen if a is not None]
+            if len(answers) < 2:
                 continue
             drafts = [template_task(p, ans) for p, ans in zip(parts, answers)]
             values = [ans.values()[0] for ans in answers]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -159,12 +160,22 @@ class VerlRow(_Row):
 # -- OpenAI fine-tuning JSONL -----------------------------------------------------------------
 
 
-def _drop_defaults(*keys: str) -> Any:
+def _drop_defaults(*keys: str) -> Callable[[dict[str, Any]], None]:
     """json_schema_extra: the keys are optional but never null (absent when unused)."""
 
     def extra(schema: dict[str, Any]) -> None:
         for key in keys:
             schema["properties"][key].pop("default", None)
+
+    return extra
+
+
+def _both(*extras: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    """json_schema_extra: apply each of ``extras`` in turn."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        for apply in extras:
+            apply(schema)
 
     return extra
 
@@ -207,7 +218,7 @@ class OpenAIUserMessage(_Row):
 class OpenAIAssistantMessage(_Row):
     """An assistant turn; ``weight`` 0 keeps it out of training (OpenAI allows 0 or 1)."""
 
-    model_config = ConfigDict(json_schema_extra=lambda s: (_content_or_tool_calls(s), _drop_defaults("weight")(s)))
+    model_config = ConfigDict(json_schema_extra=_both(_content_or_tool_calls, _drop_defaults("weight")))
 
     role: Literal["assistant"]
     content: Annotated[str, Field(min_length=1)] | SkipJsonSchema[None] = None

@@ -495,7 +495,8 @@ class AccountingMixin:
     """Store methods that record what a run spent and read a version's report numbers."""
 
     if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
 
         def _write(self, action: str) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
         def describe(self, dataset: str, ref: Any = ...) -> dict[str, Any]: ...

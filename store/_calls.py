@@ -207,7 +207,8 @@ class CallsMixin:
     """Store methods for the tool-call cache, the refresh path of the reply cache, and run owners."""
 
     if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
         path: Path
         read_only: bool
 

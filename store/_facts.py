@@ -126,7 +126,8 @@ class FactsMixin:
     """Store methods for edges, volatile fields, difficulty, and reading observations back."""
 
     if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
 
         def _write(self, action: str) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
         def _insert(self, table: str, rows: pa.Table) -> int: ...

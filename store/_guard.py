@@ -118,7 +118,7 @@ def _check_pragma(text: str) -> None:
 
 def _check_select_tree(con: duckdb.DuckDBPyConnection, text: str) -> None:
     row = first_row(con.execute("SELECT json_serialize_sql(?)", [text]))
-    tree = json.loads(row[0]) if row else {"error": True}
+    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         # extract_statements parsed it, the serializer could not: the tree
         # cannot be inspected, so the statement cannot be shown to only read.
@@ -175,7 +175,7 @@ def check_predicate(con: duckdb.DuckDBPyConnection, predicate: str) -> str:
             f"--where takes one boolean expression over dataset_rows' columns, not statements: {text!r}"
         )
     row = first_row(con.execute("SELECT json_serialize_sql(?)", [sql]))
-    tree = json.loads(row[0]) if row else {"error": True}
+    tree: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if tree.get("error"):
         reason = tree.get("error_message", "unknown")
         raise StoreError(f"--where could not parse the predicate {text!r}: {reason}")

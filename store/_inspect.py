@@ -22,7 +22,8 @@ class InspectMixin:
     """Store methods behind run summaries, ``backchain audit`` and ``backchain tools``."""
 
     if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
 
         def _version_by_id(self, version_id: str) -> VersionInfo: ...
 

@@ -41,7 +41,8 @@ class LookupMixin:
     """Store methods that name (tag, untag) and find (versions, resolve, describe) versions."""
 
     if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
 
         def _write(self, action: str) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
 

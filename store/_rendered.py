@@ -219,7 +219,8 @@ class RenderedMixin:
     """Store methods behind the fast trl-sft export and the storage-ordered Python export."""
 
     if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
         path: Path
 
         def _version_by_id(self, version_id: str) -> Any: ...

