@@ -32,7 +32,7 @@ from typing import Any
 
 from schemas import Example, ModelError, Rubric, RubricNode, Step, Trace
 
-from ._judge import LeafJudge
+from ._judge import ExampleJudge, LeafJudge
 
 DEFECT_KINDS = ("wrong_argument", "leaked_answer", "extra_call", "missing_step", "mismatched_request")
 DROP_MARGIN = 0.05  # a score change smaller than this is noise, not a verdict
@@ -276,18 +276,17 @@ class CalibrationReport:
         return "\n".join(lines) + "\n"
 
 
-async def _scores(judge: LeafJudge, example: Example, leaves: Sequence[RubricNode]) -> list[float | None]:
+async def _scores(bound: ExampleJudge, example: Example, leaves: Sequence[RubricNode]) -> list[float | None]:
     """Each leaf's score on one example; None where the judge failed."""
     out: list[float | None] = []
-    async with judge.session() as bound:
-        for leaf in leaves:
-            assert leaf.question is not None
-            try:
-                js = await bound.score(example, leaf.question)
-            except ModelError:
-                out.append(None)
-                continue
-            out.append(js.p_yes if leaf.polarity == "positive" else 1.0 - js.p_yes)
+    for leaf in leaves:
+        assert leaf.question is not None
+        try:
+            js = await bound.score(example, leaf.question)
+        except ModelError:
+            out.append(None)
+            continue
+        out.append(js.p_yes if leaf.polarity == "positive" else 1.0 - js.p_yes)
     return out
 
 
@@ -301,10 +300,14 @@ async def calibrate(rubric: Rubric, examples: Sequence[Example], judge: LeafJudg
 
     async def one(example: Example) -> None:
         defects = plant_defects(example, examples, seed=seed)
-        base = await _scores(judge, example, leaves)
-        for defect in defects:
+        # One session for the original and its copies: they share most of the prompt, and on
+        # llama.cpp (one slot, which reuses the previous request's prefix) they then run back
+        # to back instead of between other examples' requests.
+        async with judge.session() as bound:
+            base = await _scores(bound, example, leaves)
+            scored = [(defect, await _scores(bound, defect.example, leaves)) for defect in defects]
+        for defect, got in scored:
             planted[defect.kind] += 1
-            got = await _scores(judge, defect.example, leaves)
             for cal, before, after in zip(calibrations, base, got):
                 if before is None or after is None:
                     errors.append(f"{cal.node_id} on {example.example_id[:12]} ({defect.kind})")

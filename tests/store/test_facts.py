@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -40,16 +41,25 @@ def test_iter_observations_round_trips_records(tmp_path: Path) -> None:
     assert len(only_a) == 1 and only_a[0] == obs[0].model_copy(update={"latency_ms": 0.0})
 
 
-def test_difficulty_command_measures_a_version(tmp_path: Path) -> None:
+def test_difficulty_command_measures_a_version(tmp_path: Path, llama_endpoint: Any) -> None:
     import asyncio
 
     from flows import Reporter, RunConfig, run_pipeline
     from flows.cli import app
+    from tests.conftest import TIME_CMD
 
     db = tmp_path / "d.duckdb"
-    asyncio.run(run_pipeline(RunConfig(examples=2, no_model=True, seed=3, kinds={"single": 1}), db,
-                             Reporter(quiet=True)))
-    result = CliRunner().invoke(app, ["difficulty", "default@latest", "-k", "1", "--sample", "1", "--max-turns", "1", "--db", str(db)])
+    # mcp-server-time alone: two tools in the solver's prompt, not the embedded catalogue's ~3,000
+    # tokens of schemas (45 s a prompt on a 2-core CI machine).
+    zones = ["Europe/Paris", "Asia/Tokyo", "America/Lima"]
+    config = RunConfig(dataset="default", examples=2, no_model=True, seed=3, kinds={"single": 1},
+                       toolsets=[{"mcp": TIME_CMD}],
+                       values={"timezone": zones, "source_timezone": zones, "target_timezone": zones,
+                               "time": ["09:30", "18:05"]})
+    asyncio.run(run_pipeline(config, db, Reporter(quiet=True)))
+    result = CliRunner().invoke(app, ["difficulty", "default@latest", "-k", "1", "--sample", "1", "--max-turns", "1",
+                                      "--solver-url", llama_endpoint.url, "--solver-model", llama_endpoint.model,
+                                      "--db", str(db)])
     assert result.exit_code == 0, result.output
     assert "1 tasks, 1 attempts each" in result.output
     rows = CliRunner().invoke(app, ["sql", "SELECT attempts FROM difficulty", "--format", "json", "--db", str(db)])

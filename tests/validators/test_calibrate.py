@@ -62,7 +62,10 @@ def test_judge_check_reports_per_leaf_discrimination_on_a_real_version(
                       "the user's request?\"}\n")
     args = ["judge-check", str(rubric), "--db", str(small_version.db), "--dataset", f"{small_version.dataset}@latest",
             "--sample", "2", "--judge-url", llama_endpoint.url, "--judge-model", llama_endpoint.model,
-            "--min-coverage", "0"]
+            "--min-coverage", "0",
+            # A sample of short traces: seed 0 draws route_flights, whose 3,600-character flight list
+            # makes two 3,600-token prompts (70 s each on a 2-core CI machine) for the same coverage.
+            "--seed", "2"]
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
