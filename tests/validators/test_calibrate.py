@@ -63,8 +63,8 @@ def test_judge_check_reports_per_leaf_discrimination_on_a_real_version(
     args = ["judge-check", str(rubric), "--db", str(small_version.db), "--dataset", f"{small_version.dataset}@latest",
             "--sample", "2", "--judge-url", llama_endpoint.url, "--judge-model", llama_endpoint.model,
             "--min-coverage", "0",
-            # A sample of short traces: seed 0 draws route_flights, whose 3,600-character flight list
-            # makes two 3,600-token prompts (70 s each on a 2-core CI machine) for the same coverage.
+            # A sample of short traces (carrier_info, aircraft_info; seed 0 draws route_flights, whose
+            # longer context is paid in each of its six prompts): ~30 s less on a 2-core CI machine.
             "--seed", "2"]
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
