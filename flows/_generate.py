@@ -17,7 +17,6 @@ left 'running' by a dead process are marked 'interrupted' when it starts.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import math
 import re
@@ -341,13 +340,6 @@ def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple
     return writer, judges
 
 
-async def _committed(recorder: CallRecorder) -> None:
-    """Wait until a tool stage's recorded calls are committed: a kill in a later stage loses none."""
-    flush = getattr(recorder.cache, "flush", None)
-    if flush is not None:
-        await asyncio.to_thread(flush)
-
-
 async def _stages_in_order(
     config: RunConfig, store: Store, reporter: Reporter, as_task: TaskWrapper[Any],
     toolsets: Mapping[str, Toolset], catalog: _stages.ToolCatalog, writer: LLMWriter | None,
@@ -363,7 +355,7 @@ async def _stages_in_order(
         proposer = ValueProposer(writer.client) if config.propose_values and writer is not None else None
         calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
                                                           toolset_values, proposer, recorder)
-        await _committed(recorder)
+        await recorder.committed()  # a kill in a later stage loses none of them
     observations = _stages.observations_of(calls)
     store.save_observations(observations, summary.run_id)
     edges = observed_edges(calls) + candidate_edges(catalog.allowed, calls)
@@ -395,7 +387,7 @@ async def _stages_in_order(
     recorded_at = max((o.started_at for o in observations), default=None)
     reporter.note("replaying calls to detect volatile outputs")
     report = await acct.timed("replay", as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config, recorder))
-    await _committed(recorder)
+    await recorder.committed()
     summary.volatile_tools = report.volatile_tools
     acct.count_tools("replay", recorder.take_log())
     store.save_volatility(summary.run_id, report.volatile_fields())

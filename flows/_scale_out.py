@@ -209,10 +209,9 @@ class ScaleOut:
         self._runner = await asyncio.to_thread(runner.__enter__)
         nthreads = await asyncio.to_thread(lambda: self._runner.client.nthreads())
         self.slots = max(1, sum(nthreads.values()))
-        options = {"cache_policy": NO_CACHE, "persist_result": False}
         self._tasks = {
-            "write": task(write_batch, name="back-chain-batch", **options),  # type: ignore[call-overload]
-            "judge": task(judge_batch, name="judge-batch", **options),  # type: ignore[call-overload]
+            "write": task(name="back-chain-batch", cache_policy=NO_CACHE, persist_result=False)(write_batch),
+            "judge": task(name="judge-batch", cache_policy=NO_CACHE, persist_result=False)(judge_batch),
         }
 
     def close(self) -> None:

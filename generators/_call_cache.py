@@ -71,6 +71,10 @@ class CallCache(Protocol):
         """Record an observation under ``key`` now (a later result for the key replaces it)."""
         ...
 
+    def flush(self) -> None:
+        """Block until every observation put so far is stored durably."""
+        ...
+
 
 def tool_cache_key(
     purpose: str, scope: str, toolset: str, toolset_version: str | None, tool: str, arguments: Any
@@ -100,6 +104,11 @@ class CallRecorder:
         """(toolset, failed, cached) of every call since the last take, one per call."""
         log, self._log = self._log, []
         return log
+
+    async def committed(self) -> None:
+        """Wait until every call recorded so far is stored: a stage ends with its calls durable."""
+        if self.cache is not None:
+            await asyncio.to_thread(self.cache.flush)
 
     def key(self, purpose: str, name: str, version: str | None, tool: str, arguments: Any) -> str:
         """The cache key of a call to ``tool`` of the toolset ``name`` (at ``version``)."""

@@ -76,16 +76,6 @@ M007_TABLES: tuple[str, ...] = (
     """,
 )
 
-def _views(cached: bool) -> tuple[str, ...]:
-    """The accounting views; ``cached``: with m008's cached tool calls (m007's text without)."""
-    tool = ", coalesce(sum(cached), 0)::BIGINT AS cached" if cached else ""
-    stage = ", coalesce(sum(cached), 0)::BIGINT AS cached_tool_calls" if cached else ""
-    stage_out = ",\n           coalesce(t.cached_tool_calls, 0)::BIGINT AS cached_tool_calls" if cached else ""
-    run = ",\n               sum(cached_tool_calls)::BIGINT AS cached_tool_calls" if cached else ""
-    run_out = ", a.cached_tool_calls" if cached else ""
-    return _VIEW_MODEL_REQUESTS, _VIEW_RUN_MODEL_USAGE, *_tool_views(tool, stage, stage_out, run, run_out)
-
-
 _VIEW_MODEL_REQUESTS = """
     CREATE OR REPLACE VIEW model_requests AS
     SELECT run_id, stage, endpoint, model, started_at, latency_ms, tokens_in, tokens_out, cached,
@@ -108,8 +98,13 @@ _VIEW_RUN_MODEL_USAGE = """
     """
 
 
-def _tool_views(tool: str, stage: str, stage_out: str, run: str, run_out: str) -> tuple[str, ...]:
-    """run_tool_calls, run_stages and runs, with the cached-call columns `_views` passes in."""
+def _tool_views(cached: bool) -> tuple[str, ...]:
+    """run_tool_calls, run_stages and runs; ``cached``: with m008's cached tool calls (m007: without)."""
+    tool = ", coalesce(sum(cached), 0)::BIGINT AS cached" if cached else ""
+    stage = ", coalesce(sum(cached), 0)::BIGINT AS cached_tool_calls" if cached else ""
+    stage_out = ",\n           coalesce(t.cached_tool_calls, 0)::BIGINT AS cached_tool_calls" if cached else ""
+    run = ",\n               sum(cached_tool_calls)::BIGINT AS cached_tool_calls" if cached else ""
+    run_out = ", a.cached_tool_calls" if cached else ""
     return (
     f"""
     CREATE OR REPLACE VIEW run_tool_calls AS
@@ -171,7 +166,7 @@ def _tool_views(tool: str, stage: str, stage_out: str, run: str, run_out: str) -
     )
 
 
-M007_VIEWS = _views(cached=False)
+M007_VIEWS = (_VIEW_MODEL_REQUESTS, _VIEW_RUN_MODEL_USAGE, *_tool_views(cached=False))
 
 # report_runs and report_stages, with m008's cached tool calls filled in ({run}, {stage}) or not.
 _REPORT_RUNS = """
@@ -467,7 +462,7 @@ def m007_run_accounting(con: duckdb.DuckDBPyConnection) -> None:
 
 M008_STATEMENTS: tuple[str, ...] = (
     "ALTER TABLE run_tool_rows ADD COLUMN cached BIGINT DEFAULT 0",
-    *_views(cached=True)[2:],  # run_tool_calls, run_stages, runs
+    *_tool_views(cached=True),
     _REPORT_RUNS.format(run=", r.cached_tool_calls"),
     _REPORT_STAGES.format(stage=",\n           sum(s.cached_tool_calls)::BIGINT AS cached_tool_calls"),
 )
