@@ -122,6 +122,16 @@ class CallRecorder:
 
         ``name`` is the toolset's name in the run (the key of the mapping it came from).
         """
+        observation, _transient = await self.call_outcome(name, toolset, tool, arguments, purpose=purpose,
+                                                          timeout=timeout, limit=limit)
+        return observation
+
+    async def call_outcome(
+        self, name: str, toolset: Toolset, tool: str, arguments: dict[str, Any], *, purpose: str,
+        timeout: float, limit: asyncio.Semaphore | None = None,
+    ) -> tuple[Observation, bool]:
+        """As `call`, with whether the call failed *transiently* (no answer: a timeout, a lost
+        connection, HTTP 429 or 5xx). Such a failure says nothing about the tool's output."""
         key = self.key(purpose, name, toolset.version, tool, arguments)
         if self.cache is not None:
             hit = self.cache.get_call(key)
@@ -129,7 +139,7 @@ class CallRecorder:
                 self.hits += 1
                 observation = Observation.model_validate(hit)
                 self._log.append((name, observation.is_error, True))
-                return observation
+                return observation, False
         if limit is None:
             observation, outcome = await self._execute(name, toolset, tool, arguments, timeout)
         else:
@@ -139,7 +149,7 @@ class CallRecorder:
         self._log.append((name, observation.is_error, False))
         if self.cache is not None and not outcome.transient:
             self.cache.put_call(key, purpose, observation.model_dump(mode="json"))
-        return observation
+        return observation, outcome.transient
 
     @staticmethod
     async def _execute(

@@ -32,6 +32,8 @@ class ReplayResult:
     differing: tuple[str, ...] = ()
     toolset: str = ""
     error: str | None = None
+    #: The replay got no answer (transport failure after retries): set aside, not volatile.
+    unreplayable: bool = False
 
     @property
     def same(self) -> bool:
@@ -90,12 +92,17 @@ async def replay_steps(
     recorded_at: _dt.datetime | None = None,
     min_age: float = 1.1,
     recorder: CallRecorder | None = None,
+    transient_attempts: int = 3,
+    backoff: float = 1.0,
 ) -> ReplayReport:
     """Re-execute each distinct (toolset, tool, arguments) once and compare outputs.
 
     ``recorded_at`` is when the newest of these calls was made; replay waits
     until ``min_age`` seconds have passed since then (unless the recorder's
-    cache answers every replay, which then executes nothing).
+    cache answers every replay, which then executes nothing). A replay that
+    gets no answer (`CallOutcome.transient`) is tried ``transient_attempts``
+    times, ``backoff`` s apart and doubling; if it never answers, the call is
+    *unreplayable* (its examples are set aside with that reason), not volatile.
     """
     recorder = recorder or CallRecorder()
     purpose = replay_purpose(1)
@@ -114,10 +121,20 @@ async def replay_steps(
         toolset = toolsets.get(step.toolset)
         if toolset is None:
             return ReplayResult(key, step.tool, error=f"toolset {step.toolset!r} is not connected")
-        replayed = await recorder.call(step.toolset, toolset, step.tool, dict(step.arguments),
-                                      purpose=purpose, timeout=timeout)
-        if replayed.is_error and replayed.error == timeout_error(timeout):
-            return ReplayResult(key, step.tool, error=f"replay timed out after {timeout:g} s")
+        for attempt in range(transient_attempts):
+            replayed, transient = await recorder.call_outcome(step.toolset, toolset, step.tool,
+                                                              dict(step.arguments), purpose=purpose, timeout=timeout)
+            if not transient:
+                break
+            if attempt + 1 < transient_attempts:
+                await asyncio.sleep(backoff * 2**attempt)
+        if transient:
+            # No answer (timeout, lost connection, 429, 5xx) says nothing about the output:
+            # the call is unreplayable in this run, never volatile.
+            what = ("timed out" if replayed.error == timeout_error(timeout)
+                    else f"failed: {replayed.error}")
+            return ReplayResult(key, step.tool, unreplayable=True,
+                                error=f"unreplayable: replay {what} ({transient_attempts} attempts)")
         if replayed.is_error != step.is_error:
             return ReplayResult(
                 key, step.tool, differing=("/",),

@@ -122,9 +122,63 @@ def test_unconnected_toolset_and_timeout_are_errors() -> None:
     ts = Tools().toolset()
     elsewhere = make_step("capital_of", {"country": "France"}, {}, {"capital": "Paris"}, toolset="remote")
     slow = make_step("slow_lookup", {"key": "k"}, {}, "k", toolset="local")
-    report = replay(ts, [elsewhere, slow], timeout=0.2)
+    report = replay(ts, [elsewhere, slow], timeout=0.2, backoff=0.01)
     assert result_for(report, elsewhere).error == "toolset 'remote' is not connected"
-    assert result_for(report, slow).error == "replay timed out after 0.2 s"
+    timed_out = result_for(report, slow)
+    assert timed_out.error == "unreplayable: replay timed out (3 attempts)"
+    assert timed_out.unreplayable and timed_out.differing == ()
+    assert report.volatile_fields() == [] and report.volatile_tools == {}
+
+
+def _flaky_api(failures: int) -> Any:
+    """A real HTTP API on loopback whose item endpoint answers 500 ``failures`` times after the first call."""
+    from tests.generators._fault_server import FaultServer, ok
+
+    def script(method: str, path: str, before: int) -> Any:
+        if 1 <= before <= failures:
+            return 500, {}, {"detail": "upstream hiccup"}
+        return ok(path)
+
+    return FaultServer(script)
+
+
+@pytest.mark.parametrize(("failures", "same"), [(2, True), (50, False)])
+def test_a_replay_that_gets_no_answer_is_retried_then_unreplayable_never_volatile(failures: int, same: bool) -> None:
+    from generators import OpenAPIToolset, RetryPolicy
+
+    versions: dict[str, str | None] = {}
+
+    async def go(url: str) -> tuple[Step, ReplayReport]:
+        async with OpenAPIToolset(f"{url}/openapi.json", retry=RetryPolicy(attempts=1)) as ts:
+            versions[ts.name] = ts.version
+            outcome = await ts.call("getItem", {"item_id": 7})
+            assert not outcome.is_error
+            s = make_step("getItem", {"item_id": 7}, {"item_id": ArgumentSource(origin="user")}, outcome.output,
+                          toolset=ts.name)
+            return s, await replay_steps({ts.name: ts}, [s], backoff=0.01)
+
+    with _flaky_api(failures) as api:
+        s, report = asyncio.run(go(api.url))
+    [result] = report.results.values()
+    assert report.volatile_fields() == [] and report.volatile_tools == {}
+    if same:  # two 500s, then the same item: retried into a clean comparison
+        assert result.same and len(api.hits("/items/7")) == 4
+    else:
+        assert result.unreplayable and result.differing == ()
+        assert result.error is not None and result.error.startswith("unreplayable: replay failed: ")
+        assert "500" in result.error and len(api.hits("/items/7")) == 4
+        checked = CHECKS["replay"](_example_of(s), CheckContext(replay=report, toolset_versions=versions))
+        assert not checked.passed and "unreplayable" in checked.reason and "volatile" not in checked.reason
+
+
+def _example_of(s: Step) -> Example:
+    return Example(
+        task=Task(user_request="What is item 7 called?", user_values={"item_id": 7},
+                  answer=Answer(pointers=[AnswerPointer(step=0, pointer="/name")], value=s.output["name"],
+                                normaliser=Normaliser(kind="exact")),
+                  final_message="It is item 7.", writer="template"),
+        trace=Trace(steps=[s]), tools=[],
+    )
 
 
 def test_replay_waits_until_the_record_is_old_enough() -> None:
