@@ -75,6 +75,7 @@ from schemas import (
     StoreError,
     Tool,
     VersionInfo,
+    VersionNotFound,
     canonical_json,
     content_hash,
 )
@@ -635,6 +636,9 @@ class Store(LookupMixin, InspectMixin, CallsMixin, FactsMixin, AccountingMixin, 
             )
         if dataset is not None:
             check_dataset_name(dataset)
+            if first_row(self.con.execute("SELECT 1 FROM version_rows WHERE dataset = ? LIMIT 1",
+                                          [dataset])) is None:
+                raise VersionNotFound(f"gc --dataset {dataset}: dataset {dataset!r} {self._known(dataset)}")
         if dry_run:
             con = self.con
             started = self._depth == 0
@@ -657,6 +661,18 @@ class Store(LookupMixin, InspectMixin, CallsMixin, FactsMixin, AccountingMixin, 
             with contextlib.suppress(duckdb.Error):
                 self.con.execute("CHECKPOINT")
         return report
+
+    def sandbox(self) -> None:
+        """From now on this store reads only its own database: no files, extensions or network.
+
+        DuckDB's ``enable_external_access = false``, which cannot be turned back on while the
+        database is open. `backchain sql` and `derive --where` run a user's SQL behind it, so
+        ``read_csv('/etc/passwd')``, ``ATTACH`` or ``COPY ... TO`` fail instead of reaching the disk.
+        """
+        try:
+            self.con.execute("SET enable_external_access = false")
+        except duckdb.Error as exc:
+            raise translate_error(exc, self.path, "sandbox") from exc
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run read-only SQL; return (column names, rows) of the last statement."""

@@ -152,6 +152,39 @@ def test_gc_dry_run_then_for_real(db: Path, made: dict[str, str]) -> None:
     assert code == 1 and "keep at least 1" in out
 
 
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_gc_of_a_dataset_that_does_not_exist_is_an_error(db: Path, made: dict[str, str], dry_run: list[str]) -> None:
+    digest = file_digest(db)
+    code, out = cli(db, "gc", "--dataset", "nosuch", *dry_run)
+    assert code == 1
+    assert " ".join(out.split()) == ("error: gc --dataset nosuch: dataset 'nosuch' has no versions yet "
+                                     "(datasets with versions: geo)")
+    assert file_digest(db) == digest
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT * FROM glob('/etc/*')",
+    "ATTACH '/tmp/other.duckdb' AS other",
+    "COPY (SELECT 1) TO '/tmp/backchain-leak.csv'",
+    "SELECT count(*) FROM versions, read_json_auto('/etc/os-release')",
+])
+def test_sql_reads_the_project_database_only(db: Path, made: dict[str, str], query: str) -> None:
+    code, out = cli(db, "sql", query)
+    assert code == 1 and out.startswith("error: ") and len(out.strip().splitlines()) == 1
+    assert "root:" not in out and not Path("/tmp/backchain-leak.csv").exists()
+    code, out = cli(db, "sql", "SELECT count(*) AS n FROM versions", "--format", "json")
+    assert code == 0 and json.loads(out) == [{"n": 2}]
+
+
+def test_derive_predicates_read_the_project_database_only(db: Path, made: dict[str, str]) -> None:
+    digest = file_digest(db)
+    code, out = cli(db, "derive", "geo@1", "--where", "(SELECT count(*) FROM read_csv('/etc/passwd')) > 0")
+    assert code == 1 and "disabled by configuration" in out and "root:" not in out
+    assert file_digest(db) == digest
+
+
 def test_commands_refuse_a_missing_database(tmp_path: Path) -> None:
     missing = tmp_path / "nope.duckdb"
     for args in (["derive", "geo", "--where", "true"], ["merge", "a", "b"], ["rollback", "geo@1"],
