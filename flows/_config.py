@@ -165,6 +165,11 @@ class RunConfig(_Model):
     error_min_calls: int = Field(
         default=10, gt=0, le=10_000, description="Circuit breaker: calls to a source before it may open."
     )
+    model_timeout: float | None = Field(
+        default=None, gt=0,
+        description="Seconds one model request may take (default: 120 for an endpoint you name; 900 for the "
+        "bundled model, which answers one request at a time on the CPU).",
+    )
     min_coverage: float = Field(
         default=0.5, ge=0, le=1,
         description="A judge leaf whose yes+no probability mass is below this is asked again as a "
@@ -314,6 +319,20 @@ def parse_kinds_flag(text: str | None) -> dict[str, float] | None:
         except ValueError as exc:
             raise ConfigError(f"--kinds {text!r}: weight of {name.strip()!r} is not a number") from exc
     return mix
+
+
+def env_seconds(name: str) -> float | None:
+    """A number of seconds from the environment variable ``name`` (None when unset); a bad value is one line."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigError(f"{name}={raw!r}: expected a number of seconds above 0")
+    return value
 
 
 def endpoint_from(url: str | None, model: str | None, what: str, env_prefix: str) -> EndpointConfig | None:

@@ -217,6 +217,9 @@ async def run_pipeline(
             toolsets: dict[str, Toolset] = {ts.name: ts for _, ts in opened}
             stage_config = _stage_config(config, opened)
             writer_ep, judge_eps = _endpoints(config, stack, reporter)
+            if config.model_timeout is not None:
+                writer_ep = dataclasses.replace(writer_ep, timeout=config.model_timeout) if writer_ep else None
+                judge_eps = [dataclasses.replace(ep, timeout=config.model_timeout) for ep in judge_eps]
             pacers = _model_pacers(config, writer_ep, judge_eps)
             clients: list[ChatClient] = []
             if writer_ep is not None:

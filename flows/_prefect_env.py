@@ -31,10 +31,11 @@ def configure_prefect_env() -> None:
 
 
 class _ExpectedErrorFilter(logging.Filter):
-    """Drop Prefect's console tracebacks for errors backchain reports itself in one line.
+    """Drop Prefect's console errors and tracebacks: backchain reports every failure itself in one line.
 
     The records still reach the Prefect API (the UI keeps the traceback); only
     the terminal is spared a stack trace for a bad flag or a missing server.
+    With --debug (BACKCHAIN_DEBUG=1) unexpected errors are shown as Prefect logs them.
     """
 
     def __init__(self) -> None:
@@ -50,7 +51,10 @@ class _ExpectedErrorFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], BackchainError):
             return False
-        return not (record.levelno >= logging.ERROR and self._pattern.search(record.getMessage()))
+        if record.levelno >= logging.ERROR and self._pattern.search(record.getMessage()):
+            return False
+        debug = os.environ.get("BACKCHAIN_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+        return debug or record.levelno < logging.ERROR
 
 
 def quiet_expected_errors() -> None:

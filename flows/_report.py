@@ -8,6 +8,8 @@ On a console that is not a terminal rich draws no live bars.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TextColumn,
     TimeElapsedColumn,
@@ -61,13 +64,42 @@ def judge_leaf_count(rubric: Any) -> int:
 class Reporter:
     """Progress bars on stderr (so stdout stays clean for data), one per stage."""
 
-    def __init__(self, *, quiet: bool = False, console: Console | None = None) -> None:
+    def __init__(self, *, quiet: bool = False, console: Console | None = None, heartbeat: float = 15.0) -> None:
         self.quiet = quiet
         self.console = console or Console(stderr=True)
+        self.heartbeat = heartbeat
 
     def note(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(f"[dim]·[/dim] {text}")
+            self.console.print(f"[dim]·[/dim] {text}", soft_wrap=True, highlight=False)
+
+    @contextmanager
+    def waiting(self, text: str) -> Iterator[None]:
+        """While something starts (a server): a spinner with the elapsed time on a terminal;
+        elsewhere (a log, CI) a line every ``heartbeat`` seconds, so output never stops for long."""
+        if self.quiet:
+            yield
+            return
+        if self.console.is_terminal:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                          console=self.console, transient=True) as progress:
+                progress.add_task(text, total=None)
+                yield
+            return
+        done = threading.Event()
+        started = time.monotonic()
+
+        def beat() -> None:
+            while not done.wait(self.heartbeat):
+                self.note(f"{text}: {time.monotonic() - started:.0f} s")
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     @contextmanager
     def stage(self, name: str, total: int) -> Iterator[Advance]:

@@ -1,13 +1,12 @@
 """`backchain serve` and `backchain schedules`: the generate flow on cron or interval schedules.
 
 Schedules need a real Prefect API: the temporary server Prefect starts per
-process refuses to schedule. So `serve` uses PREFECT_API_URL when it is set,
-and otherwise starts ``prefect server start`` on a free loopback port itself
-(PREFECT_HOME is the project's), waits for ``/api/health``, points the served
-flows at it, and stops it on exit: Ctrl+C, SIGTERM, or an error. The server
-runs in its own process group, which is what is stopped; it is also asked to
-die with serve (Linux ``PR_SET_PDEATHSIG``) so that a SIGKILLed serve leaves
-no orphan behind.
+process refuses to schedule. `serve` uses the API every run uses
+(flows/_prefect_server.py): BACKCHAIN_PREFECT_API_URL or PREFECT_API_URL when
+set, else the home's shared local server, started if it is not running. The
+server outlives serve like it outlives a run; `backchain server stop` ends it.
+Serve stops on Ctrl+C or SIGTERM, and the flow-run processes its runner
+spawned are reaped before it returns.
 
 Each entry of the config file's ``schedules`` list becomes one Prefect
 deployment of the ``generate`` flow. The rest of the file is the run config
@@ -22,11 +21,12 @@ every entry starts from; an entry's ``parameters`` override it:
         interval: 600              # seconds
         parameters: {no_model: true, examples: 2}
 
-How `backchain schedules` finds the API: PREFECT_API_URL if set, else the
-state file ``$BACKCHAIN_HOME/serve.json`` that serve writes once its server is
-healthy (URL, serve's PID, the server's PID, the deployments) and removes on
-exit. The flows run in processes the Prefect runner spawns; the runner is
-given the run parameters as JSON (the flow turns them back into a RunConfig).
+While serve runs, the state file ``$BACKCHAIN_HOME/serve.json`` records the
+API URL, serve's PID, the server's PID and the deployments; it is removed on
+exit. `backchain schedules` reads the same API a run would use, and fails
+with a hint when none is running. The flows run in processes the Prefect
+runner spawns; the runner is given the run parameters as JSON (the flow turns
+them back into a RunConfig).
 """
 
 from __future__ import annotations
@@ -35,12 +35,8 @@ import contextlib
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +46,7 @@ from schemas import ConfigError
 
 from ._config import DATASET_PATTERN, RunConfig, build_config, load_config_file
 from ._prefect_env import home_dir
+from ._prefect_server import configured_api_url, ensure_server, healthy, running_server
 
 FLOW_NAME = "generate"
 
@@ -155,72 +152,6 @@ def state_file() -> Path:
     return home_dir() / "serve.json"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    os.setsid()
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-def healthy(url: str, timeout: float = 2.0) -> bool:
-    """True when ``{url}/health`` answers 200 (url is the API URL, ending in /api)."""
-    try:
-        with urllib.request.urlopen(f"{url}/health", timeout=timeout) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
-
-
-@contextlib.contextmanager
-def prefect_server(startup_timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``prefect server start`` on a free loopback port, healthy, stopped (whole group) on exit."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    log_path = home_dir() / "prefect-server.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": url}
-    prefect_bin = Path(sys.executable).with_name("prefect")
-    cmd = [str(prefect_bin)] if prefect_bin.exists() else [sys.executable, "-m", "prefect"]
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [*cmd, "server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            preexec_fn=_die_with_parent,
-        )
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not healthy(url):
-            if proc.poll() is not None:
-                raise ServeError(f"prefect server exited with status {proc.returncode}; see {log_path}")
-            if time.monotonic() > deadline:
-                raise ServeError(f"prefect server not healthy after {startup_timeout:.0f}s; see {log_path}")
-            time.sleep(0.3)
-        yield url, proc
-    finally:
-        stop_process_group(proc)
-
-
-def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
-    """SIGTERM the process's group, then SIGKILL what is left after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
 # -- serving -------------------------------------------------------------------------------------
 
 def serve(file: Path, db: Path, *, limit: int | None = 1) -> None:
@@ -229,13 +160,11 @@ def serve(file: Path, db: Path, *, limit: int | None = 1) -> None:
     # SIGTERM before Prefect's runner installs its own handler still unwinds through `finally`.
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with contextlib.ExitStack() as stack:
-        url = os.environ.get("PREFECT_API_URL")
-        server_pid = None
-        if not url:
-            url, proc = stack.enter_context(prefect_server())
-            server_pid = proc.pid
-        elif not healthy(url):
-            raise ServeError(f"PREFECT_API_URL={url} does not answer /health; start the server or unset it")
+        from ._report import Reporter
+
+        reporter = Reporter()
+        server = ensure_server(reporter.note, reporter.waiting)
+        url, server_pid = server.url, server.pid
         os.environ["PREFECT_API_URL"] = url  # the runner's flow-run processes inherit it
         state = state_file()
         state.parent.mkdir(parents=True, exist_ok=True)
@@ -292,21 +221,19 @@ def _reap_flow_run_processes(grace: float = 10.0) -> None:
 # -- listing -------------------------------------------------------------------------------------
 
 def find_api_url() -> str:
-    """PREFECT_API_URL, else the URL of a running `backchain serve` (its state file)."""
-    url = os.environ.get("PREFECT_API_URL")
+    """The API a run would use: one configured, else the home's running server (none is started)."""
+    url = configured_api_url()
     if url:
+        if not healthy(url):
+            raise ServeError(f"the configured Prefect API {url} does not answer; start it or unset it")
         return url
-    state = state_file()
-    try:
-        data = json.loads(state.read_text())
-    except (OSError, ValueError):
+    server = running_server()
+    if server is None:
         raise ServeError(
-            f"no Prefect API: set PREFECT_API_URL or start `backchain serve` (no {state})"
-        ) from None
-    url = str(data.get("api_url") or "")
-    if not url or not healthy(url):
-        raise ServeError(f"the server in {state} ({url or 'no url'}) does not answer; is `backchain serve` running?")
-    return url
+            "no Prefect server is running for this home: start `backchain serve` (or `backchain server start`), "
+            "or set BACKCHAIN_PREFECT_API_URL"
+        )
+    return server.url
 
 
 def list_schedules(url: str) -> list[dict[str, Any]]:

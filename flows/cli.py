@@ -20,18 +20,19 @@ from rich.table import Table
 
 from schemas import BackchainError, ConfigError
 
+from ._cli_common import CONTEXT_SETTINGS, debug, default_db, err, fail
+from ._cli_server import server_app
 from ._config import (
     OpenAPISource,
     build_config,
     endpoint_from,
+    env_seconds,
     judge_endpoint_from,
     parse_kinds_flag,
     parse_value_flags,
 )
 from ._json import jsonable
-from ._prefect_env import home_dir
 
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="backchain",
     help="Verified tool-calling training data: call real tools first, write the task backward.",
@@ -40,13 +41,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+app.add_typer(server_app, name="server")
 
 
-def default_db() -> Path:
-    import os
-
-    return Path(os.environ.get("BACKCHAIN_DB") or home_dir() / "backchain.duckdb")
+@app.callback()
+def _options(
+    debug_flag: bool = typer.Option(
+        False, "--debug", help="Show the traceback behind an error (also BACKCHAIN_DEBUG=1)."),
+) -> None:
+    """Verified tool-calling training data: call real tools first, write the task backward."""
+    if debug_flag:
+        debug.on = True
 
 
 DbOption = typer.Option(None, "--db", help="DuckDB file (default: $BACKCHAIN_DB, else data/backchain.duckdb).")
@@ -56,9 +61,7 @@ def _db(db: Path | None) -> Path:
     return db or default_db()
 
 
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(1)
+_fail = fail
 
 
 def _open_store(db: Path, *, read_only: bool) -> Any:
@@ -101,6 +104,11 @@ def run(
         None, "--max-error-rate", min=0.0, max=1.0,
         help="Stop the run when more than this share of the last 20 calls to one toolset or model endpoint "
         "got no answer (refused, timeout, 5xx, 429 after retries) (default: 0.5; 1: never).",
+    ),
+    model_timeout: float | None = typer.Option(
+        None, "--model-timeout", min=1.0,
+        help="Seconds one model request may take (default: $BACKCHAIN_MODEL_TIMEOUT, else 120 for an endpoint "
+        "you name and 900 for the bundled model).",
     ),
     min_coverage: float | None = typer.Option(
         None, "--min-coverage", min=0.0, max=1.0,
@@ -167,6 +175,7 @@ def run(
         overrides["llm_rate_limit"] = llm_rate_limit
         overrides["max_error_rate"] = max_error_rate
         overrides["min_coverage"] = min_coverage
+        overrides["model_timeout"] = model_timeout if model_timeout is not None else env_seconds("BACKCHAIN_MODEL_TIMEOUT")
         if task_runner is not None and task_runner not in ("local", "dask"):
             raise ConfigError(f"--task-runner {task_runner!r}: use local or dask")
         overrides["task_runner"] = "dask" if dask_address and task_runner is None else task_runner
@@ -178,10 +187,16 @@ def run(
         cfg = build_config(config, overrides)
         path = _db(db)
         from ._generate import generate_flow
+        from ._prefect_server import ensure_server, using_api
         from ._report import Reporter, render_summary
 
         reporter = Reporter()
-        summary = asyncio.run(generate_flow(reporter)(config=cfg, db=str(path)))
+        reporter.note("connecting to Prefect")
+        server = ensure_server(reporter.note, reporter.waiting)
+        if not server.started:
+            reporter.note(f"Prefect API {server.url}")
+        with using_api(server.url):
+            summary = asyncio.run(generate_flow(reporter)(config=cfg, db=str(path)))
         typer.echo(render_summary(summary, str(path)))
     except BackchainError as exc:
         _fail(str(exc))
@@ -201,6 +216,7 @@ def sql(
         if format not in ("table", "csv", "json"):
             raise ConfigError(f"--format {format!r}: use table, csv or json")
         with _open_store(_db(db), read_only=True) as store:
+            store.sandbox()  # the query reads this database only: no files, extensions or network
             columns, rows = store.query(query)
         typer.echo(_render_rows(columns, rows, format), nl=False)
     except BackchainError as exc:
@@ -443,6 +459,7 @@ def derive(
 
         dataset_name, version_ref = parse_ref(ref)
         with _open_existing(_db(db), read_only=False) as store:
+            store.sandbox()  # the predicate reads this database only
             source = store.resolve(dataset_name, version_ref)
             info = store.derive(dataset_name, version_ref, where=where, message=message, into=into)
         typer.echo(f"sealed {_ref_text(info)}: {info.row_count} of {source.row_count} rows of "
@@ -682,9 +699,40 @@ def judge_check(
 from . import _cli_ops  # noqa: E402,F401  (registers serve, schedules, report)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """The console script: every failure is one line (a traceback only with --debug).
+
+    Usage errors (a bad flag or value) are one line naming the command's help,
+    not click's boxed block; an error nothing named is one line with its type.
+    """
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer's own click
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in args[1:]:  # accepted after the command too: `backchain run --debug`
+        args.remove("--debug")
+        args.insert(0, "--debug")
     try:
-        app()
-    except KeyboardInterrupt:
+        code = app(args=args, prog_name="backchain", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # `backchain` alone: the help
+        err.print(exc.format_message() if not exc.ctx else exc.ctx.get_help(), highlight=False, markup=False)
+        sys.exit(0)
+    except ClickException as exc:
+        ctx = getattr(exc, "ctx", None)  # usage errors carry the command they are about
+        where = ctx.command_path if ctx is not None else "backchain"
+        err.print(f"[bold red]error:[/bold red] {_one_line(exc.format_message())} (see `{where} -h`)",
+                  highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         sys.exit(130)
+    except Exception as exc:  # a failure nothing above named: still one line
+        if debug.on:
+            raise
+        err.print(f"[bold red]error:[/bold red] {type(exc).__name__}: {_one_line(str(exc)) or 'no message'} "
+                  "(unexpected; rerun with --debug for the traceback)", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

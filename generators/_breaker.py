@@ -92,7 +92,7 @@ class ErrorRateBreaker:
         failed = sum(e is not None for e in outcomes)
         if failed / len(outcomes) <= self.max_error_rate:
             return
-        last = " ".join(error.split())[:200]
+        last = " ".join(error.split())[:400]
         self._open = ErrorRateExceeded(
             f"stopped: {failed} of the last {len(outcomes)} calls to {source} failed ({last}); "
             f"the circuit breaker threshold is {self.max_error_rate:.0%} ({self.flag})",

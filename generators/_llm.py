@@ -63,6 +63,12 @@ class Endpoint:
     cache_scope: str | None = None
     """What cached replies are keyed by instead of the URL: a server whose URL changes from run
     to run (the bundled model on a free port) names what it serves, so a rerun finds its replies."""
+    timeout: float | None = None
+    """Seconds one request may take (the client's default when None)."""
+    serial: bool = False
+    """The server computes one request at a time (llama-cpp-python's server): the client sends one
+    at a time too, so a request's timeout counts its own work, not the queue in front of it, and
+    consecutive requests can reuse the server's prompt cache."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "url", self.url.rstrip("/"))
@@ -136,6 +142,12 @@ class ChatClient:
         breaker: ErrorRateBreaker | None = None,
     ) -> None:
         self.endpoint = endpoint
+        if endpoint.timeout is not None:
+            timeout = endpoint.timeout
+        if endpoint.serial:
+            # A timed-out request keeps the server busy until it finishes: few retries, one at a time.
+            concurrency, attempts = 1, min(attempts, 2)
+        self.timeout = timeout
         self.attempts = attempts
         self.retry = RetryPolicy(attempts=attempts)
         #: Spaces this client's requests (shared with other clients of the same server when given).
@@ -296,8 +308,12 @@ class ChatClient:
         except RetriesExhausted as exc:
             response = exc.response
             text = f": {response.text[:200]}" if response is not None and response.text else ""
-            self._record(exc.describe())
-            raise ModelUnavailable(f"{where} failed: {exc.describe()}{_one_line(text)}") from exc
+            hint = ""
+            if isinstance(exc.last, httpx.TimeoutException):
+                hint = (f"; each attempt waited {self.timeout:g} s: the model is slow for this machine's load, "
+                        "raise --model-timeout (BACKCHAIN_MODEL_TIMEOUT) or lower --llm-concurrency/--judge-concurrency")
+            self._record(exc.describe() + hint)
+            raise ModelUnavailable(f"{where} failed: {exc.describe()}{_one_line(text)}{hint}") from exc
         except httpx.HTTPStatusError as exc:  # a 4xx other than 429: this request was refused
             status = exc.response.status_code
             self._record(None)

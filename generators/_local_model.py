@@ -26,9 +26,12 @@ import httpx
 
 from schemas import ModelUnavailable
 
+from ._children import guarded_command
 from ._llm import Endpoint
 
 BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct-q4_1"
+#: Seconds one request to the bundled model may take: its own work on 2 busy CPU cores.
+BUNDLED_REQUEST_TIMEOUT = 900.0
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -61,6 +64,7 @@ class LocalModelServer:
         startup_timeout: float = 60.0,
         alias: str = BUNDLED_MODEL_ALIAS,
         log_path: Path | None = None,
+        request_timeout: float = BUNDLED_REQUEST_TIMEOUT,
     ) -> None:
         self.model_path = model_path or bundled_gguf()
         # The server's verbose log (one "prompt eval time = ... / N tokens" line per
@@ -68,6 +72,7 @@ class LocalModelServer:
         self.log_path = log_path
         self.n_ctx = n_ctx
         self.startup_timeout = startup_timeout
+        self.request_timeout = request_timeout
         self.alias = alias
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
@@ -75,8 +80,10 @@ class LocalModelServer:
 
     @property
     def endpoint(self) -> Endpoint:
+        # llama-cpp-python's server computes one request at a time: serial, with a timeout for one
+        # request's own work on a slow, possibly busy CPU.
         return Endpoint(url=f"http://127.0.0.1:{self.port}/v1", model=self.alias, flavor="llama.cpp",
-                        cache_scope=self.cache_scope)
+                        cache_scope=self.cache_scope, timeout=self.request_timeout, serial=True)
 
     @property
     def cache_scope(self) -> str:
@@ -111,8 +118,11 @@ class LocalModelServer:
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         try:
+            # Under the guard, in a session of its own: it dies with this process (SIGKILL included)
+            # and a Ctrl+C in the terminal reaches the run, which stops it in order.
             self._proc = subprocess.Popen(
-                cmd, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+                guarded_command(cmd), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=env, start_new_session=True,
             )
         except OSError as exc:
             raise ModelUnavailable(f"could not start llama.cpp server: {exc}") from exc

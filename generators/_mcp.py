@@ -39,6 +39,7 @@ from mcp.client.streamable_http import streamable_http_client
 from schemas import BackchainError, ConfigError, Tool, ToolsetError, ToolsetStartError, ToolsetUnreachable
 
 from ._base import CallOutcome, Toolset
+from ._children import guarded_command
 from ._openapi import _needles, _redact
 from ._side_effects import classify_mcp
 
@@ -229,8 +230,10 @@ class MCPToolset(_MCPSession):
 
     async def _open_transport(self, stack: AsyncExitStack) -> tuple[Any, Any]:
         self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")
+        # Through the guard: the server (and what it starts) dies with this process, even on SIGKILL.
+        guarded = guarded_command(self.command)
         params = StdioServerParameters(
-            command=self.command[0], args=self.command[1:], env=self._env or None, cwd=self._cwd
+            command=guarded[0], args=guarded[1:], env=self._env or None, cwd=self._cwd
         )
         read, write = await stack.enter_async_context(stdio_client(params, errlog=self._errlog))
         return read, write

@@ -1,9 +1,10 @@
-"""`backchain serve` against a real `prefect server start` it starts itself; `backchain schedules`.
+"""`backchain serve` against the home's real shared Prefect server; `backchain schedules`.
 
-One test, a real process tree: serve starts the Prefect server, registers a
-deployment with a 5-second interval, and the runner executes a scheduled run
-of the generate flow (no model, two examples) to completion. Then SIGTERM, and
-every process it started must be gone.
+One test, a real process tree: serve starts the home's Prefect server (as a
+first run would), registers a deployment with a 5-second interval, and the
+runner executes a scheduled run of the generate flow (no model, two examples)
+to completion. Then SIGTERM: every process serve itself started is gone, and
+the shared server stays up for later runs until `backchain server stop`.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie left for init to reap is not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
         return False
-    return True
 
 
 def _schedules(env: dict[str, str]) -> list[dict[str, object]]:
@@ -45,7 +46,7 @@ def _schedules(env: dict[str, str]) -> list[dict[str, object]]:
     return list(json.loads(out.stdout))
 
 
-def test_serve_runs_a_scheduled_flow_and_stops_its_server(tmp_path: Path) -> None:
+def test_serve_runs_a_scheduled_flow_on_the_shared_server(tmp_path: Path) -> None:
     home = tmp_path / "home"
     config = tmp_path / "schedules.yaml"
     config.write_text(
@@ -91,8 +92,13 @@ def test_serve_runs_a_scheduled_flow_and_stops_its_server(tmp_path: Path) -> Non
                 proc.wait()
         log.close()
     assert proc.returncode == 0, (tmp_path / "serve.log").read_text()[-3000:]
-    assert server_pid is not None and not _alive(server_pid), "the Prefect server outlived serve"
     assert not state_path.exists()
+    # The shared server is not serve's to stop: it stays for the next run, and `server stop` ends it.
+    assert server_pid is not None and _alive(server_pid)
+    assert _schedules(env)[0]["deployment"] == "generate/smoke"
+    stopped = subprocess.run([str(BIN), "server", "stop"], env=env, capture_output=True, text=True, timeout=60)
+    assert stopped.returncode == 0 and f"(pid {server_pid})" in stopped.stdout
+    assert not _alive(server_pid)
     deadline = time.monotonic() + 15  # MCP servers of a cancelled run exit once their stdin closes
     while (leftover := subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True).stdout.split()):
         assert time.monotonic() < deadline, f"processes left in serve's group: {leftover}"
