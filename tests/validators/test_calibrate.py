@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from flows.cli import app
 from generators import Endpoint
 from schemas import ArgumentSource
-from validators import CHECKS, DEFECT_KINDS, CheckContext, judge_context, plant_defects
+from validators import CHECKS, DEFECT_KINDS, CalibrationReport, CheckContext, judge_context, plant_defects
+from validators._calibrate import LeafCalibration
 
 from ._examples import example, step
 from .conftest import SmallVersion
@@ -37,6 +38,10 @@ def test_each_planted_defect_changes_what_it_names() -> None:
 
     missing = defects["missing_step"].example
     assert len(missing.trace.steps) == len(base.trace.steps) - 1
+
+    unstated = defects["answer_not_stated"].example
+    assert CHECKS["answer_stated"](base, CheckContext()).passed
+    assert not CHECKS["answer_stated"](unstated, CheckContext()).passed
 
     extra = defects["extra_call"].example
     assert len(extra.trace.steps) == len(base.trace.steps) + 1
@@ -71,12 +76,37 @@ def test_judge_check_reports_per_leaf_discrimination_on_a_real_version(
     report = json.loads(result.stdout)
     assert report["examples"] == 2 and report["threshold"] == 0.5
     assert set(report["planted"]) <= set(DEFECT_KINDS) and sum(report["planted"].values()) >= 8
-    (leaf,) = report["leaves"]
-    assert leaf["node_id"] == "needs_every_call" and leaf["pairs"] == sum(report["planted"].values())
+    copies = sum(report["planted"].values())
+    gate, leaf = report["leaves"]
+    assert gate["node_id"] == "gate" and gate["kind"] == "check" and gate["critical"]
+    assert gate["keep_rate"] == 1.0 and gate["copies"] == copies and gate["suggested_threshold"] is None
+    assert leaf["node_id"] == "needs_every_call" and leaf["kind"] == "judge" and leaf["pairs"] == copies
+    assert leaf["clean"] == 2 and leaf["copies"] == copies and 0.0 <= leaf["catch_rate"] <= 1.0
     assert 0.0 <= leaf["drop_rate"] <= 1.0 and 0.0 <= leaf["discrimination"] <= 1.0
     assert leaf["flagged"] == (leaf["discrimination"] < 0.5)
     assert sum(v["pairs"] for v in leaf["by_defect"].values()) == leaf["pairs"]
+    assert sum(v["copies"] for v in leaf["catch_by_defect"].values()) == copies
+    # The rubric as a whole: its only gate is the writer check, which no planted defect breaks, and
+    # the judge question is weighted (min_score 0): every row and every copy is accepted.
+    assert report["kept_rate"] == 1.0 and report["caught_rate"] == 0.0
+    assert sum(v["copies"] for v in report["caught_by_defect"].values()) == copies
     assert report["judge_errors"] == []
+
+
+def test_the_report_table_leads_with_the_rubric_as_a_whole() -> None:
+    gate = LeafCalibration("provenance", "check provenance", "positive", kind="check", critical=True, clean=4,
+                           kept=4, caught_by_defect={"wrong_argument": [3, 3], "leaked_answer": [0, 4]})
+    question = LeafCalibration("natural", "Is it natural?", "positive", clean=4, kept=3,
+                               caught_by_defect={"wrong_argument": [1, 3], "leaked_answer": [2, 4]},
+                               clean_scores=[0.9, 0.8, 0.85, 0.4], defect_scores=[0.3, 0.2, 0.9, 0.95, 0.1, 0.7, 0.6])
+    report = CalibrationReport("r", "0" * 64, "judge", 4, {"wrong_argument": 3, "leaked_answer": 4}, [gate, question],
+                               clean_accepted=4, rejected_by_defect={"wrong_argument": [3, 3], "leaked_answer": [2, 4]})
+    text = report.render()
+    assert "the rubric as a whole (all gates): caught 71% of 7 defective copies, kept 100% of 4 clean rows" in text
+    assert "provenance *  check  1.00  0.43" in text
+    # The highest threshold keeping >= 90% of clean rows: 0.40 keeps all 4, 0.45 only 3.
+    assert question.suggested_threshold() == (0.4, 3 / 7)
+    assert report.to_json()["caught_rate"] == round(5 / 7, 4) and report.to_json()["kept_rate"] == 1.0
 
 
 def test_judge_check_refuses_a_rubric_without_questions(small_version: SmallVersion, tmp_path: Path) -> None:

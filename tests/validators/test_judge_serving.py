@@ -101,7 +101,7 @@ class StopAfterFirstLeaf(Judge):
 def test_a_server_stopped_mid_run_marks_judge_error_and_never_scores_zero(tmp_path: Path) -> None:
     rubric = rubric_of(tmp_path, "First?", "Second?", "Third?", strategy="sequential")
     examples = distinct_examples(2)
-    server = LocalModelServer()
+    server = LocalModelServer("tiny")
     endpoint = server.start()
 
     async def go() -> list[Judgement]:
@@ -134,7 +134,7 @@ def test_two_servers_are_used_round_robin_and_a_rerun_makes_no_request(
     examples = distinct_examples(4)
     scope = "replicas:test"
 
-    with LocalModelServer() as second, Store(tmp_path / "cache.duckdb") as store:
+    with LocalModelServer("tiny") as second, Store(tmp_path / "cache.duckdb") as store:
         endpoints = [llama_endpoint, second]
 
         async def judge_all(order: list[Endpoint]) -> tuple[list[Judgement], list[int], Judge]:

@@ -126,7 +126,7 @@ def test_with_a_judge_the_reward_asks_the_filters_own_requests(llama_endpoint: E
 
 
 def test_a_judge_failure_is_none_for_trl_and_an_error_for_verl_never_zero() -> None:
-    server = LocalModelServer()
+    server = LocalModelServer("tiny")
     endpoint = server.start()
     server.stop()
     ex = example()
