@@ -143,6 +143,11 @@ class RunConfig(_Model):
     values: dict[str, list[Any]] = Field(default_factory=dict, description="Seeded user values.")
     allow_writes: bool = False
     allow: list[str] = Field(default_factory=list, description="Tools allowed whatever their class.")
+    allow_likely_readonly: bool = Field(
+        default=False,
+        description="Also call MCP tools without annotations whose name and description read as read-only "
+        "(see `backchain tools --mcp CMD`); one that reads as a write is never called on this hint.",
+    )
     llm: EndpointConfig | None = None
     judge: JudgeEndpointConfig | None = None
     judge_concurrency: int = Field(default=4, gt=0, le=256, description="Judge requests in flight per judge URL.")

@@ -34,6 +34,8 @@ from generators import (
     ChatClient,
     Endpoint,
     ErrorRateBreaker,
+    ExploreReport,
+    FieldStats,
     LimitedToolset,
     LLMWriter,
     LocalModelServer,
@@ -44,6 +46,7 @@ from generators import (
     Toolset,
     ValueProposer,
     candidate_edges,
+    is_probe,
     observed_edges,
 )
 from schemas import ConfigError, ErrorRateExceeded, Example, ToolsetError, VersionInfo
@@ -102,6 +105,8 @@ class RunSummary:
     accounting: RunAccounting | None = field(default=None, repr=False)
     #: With task_runner = "dask": the runner, batches spread and distinct workers that ran them.
     scale_out: dict[str, Any] | None = None
+    #: What exploration did: why it stopped, tools never called for want of a value, inferred errors.
+    exploration: ExploreReport | None = None
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -114,6 +119,7 @@ class RunSummary:
             "top_reasons": self.top_reasons, "volatile_tools": self.volatile_tools,
             "cached_calls": self.cached_calls, "cached_replies": self.cached_replies,
             "interrupted_runs": self.interrupted_runs, "scale_out": self.scale_out,
+            "exploration": self.exploration.to_json() if self.exploration else None,
             "seconds": round(self.seconds, 3),
         }
 
@@ -235,7 +241,8 @@ async def run_pipeline(
                 await client.flavor()  # fails now, before anything is written, if unreachable
             clients += judge_clients
             writer = LLMWriter(clients[0]) if writer_ep else None
-            judge = Judge(judge_clients, min_coverage=config.min_coverage, seed=config.seed) if judge_clients else None
+            judge = Judge(judge_clients, min_coverage=config.min_coverage, seed=config.seed,
+                          shots=rubric.judge_shots()) if judge_clients else None
             summary = RunSummary(run_id=run_id, dataset=config.dataset, version=None)
             acct = summary.accounting = RunAccounting(run_id)
             acct.watch(clients)
@@ -358,8 +365,9 @@ async def _stages_in_order(
     recorder = recorder or CallRecorder()  # every tool call goes through one, which logs it for acct
     with acct.stage("explore"), reporter.stage("calling tools", total=config.max_calls) as advance:
         proposer = ValueProposer(writer.client) if config.propose_values and writer is not None else None
-        calls = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
-                                                          toolset_values, proposer, recorder)
+        explored = await as_task(_stages.explore, "explore")(toolsets, catalog, config, values, advance,
+                                                             toolset_values, proposer, recorder)
+        calls, summary.exploration = explored.calls, explored.report
         await recorder.committed()  # a kill in a later stage loses none of them
     observations = _stages.observations_of(calls)
     store.save_observations(observations, summary.run_id)
@@ -377,7 +385,7 @@ async def _stages_in_order(
     summary.traces = len(traces)
     summary.multi_step = sum(len(t.steps) > 1 for t in traces)
 
-    drafts, plan = await acct.timed("draft", as_task(_stages.draft, "draft")(calls, traces, config))
+    drafts, plan = await acct.timed("draft", as_task(_stages.draft, "draft")(calls, traces, config, catalog))
     summary.kinds_wanted, summary.kinds_short = plan.wanted, plan.shortfall()
     with acct.stage("back-chain"), reporter.stage("writing tasks", total=len(drafts)) as advance:
         if scale is not None and writer is not None:
@@ -396,7 +404,9 @@ async def _stages_in_order(
     summary.volatile_tools = report.volatile_tools
     acct.count_tools("replay", recorder.take_log())
     store.save_volatility(summary.run_id, report.volatile_fields())
-    ctx = CheckContext(replay=report, toolset_versions={n: t.version for n, t in toolsets.items()})
+    ctx = CheckContext(replay=report, toolset_versions={n: t.version for n, t in toolsets.items()},
+                       fields=FieldStats.from_outputs((o.toolset, o.tool, o.arguments, o.output, o.is_error)
+                                                      for c in calls if not is_probe(c) for o in [c.observation]))
 
     leaves = judge_leaf_count(rubric) * len(examples) if judge is not None else 0
     with acct.stage("judge"), reporter.stages(("validating and judging", len(examples)),

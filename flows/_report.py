@@ -136,7 +136,25 @@ class Reporter:
 
                 return advance
 
-            yield tuple(advancer(i) for i in range(len(bars)))
+            # Not a terminal (a log, CI): rich draws no live bars, so a line every heartbeat.
+            stop = threading.Event()
+            started = time.monotonic()
+
+            def beat() -> None:
+                while not stop.wait(self.heartbeat):
+                    self.note(", ".join(f"{name}: {done[i]}/{max(total, done[i])}"
+                                        for i, (name, total) in enumerate(bars) if total > 0)
+                              + f" ({time.monotonic() - started:.0f} s)")
+
+            thread = threading.Thread(target=beat, daemon=True)
+            if not self.console.is_terminal:
+                thread.start()
+            try:
+                yield tuple(advancer(i) for i in range(len(bars)))
+            finally:
+                stop.set()
+                if thread.is_alive():
+                    thread.join()
             for i, task_id in enumerate(ids):
                 if task_id is not None:
                     progress.update(task_id, total=max(done[i], 1), completed=done[i])
@@ -160,6 +178,8 @@ def render_summary(summary: RunSummary, db: str) -> str:
     if summary.skipped:
         lines.append(f"  skipped tools  {len(summary.skipped)}: " + "; ".join(
             f"{s.tool} ({s.reason})" for s in summary.skipped[:5]))
+    if summary.exploration is not None:
+        lines += [f"  exploration    {line}" for line in summary.exploration.lines()]
     lines += [
         f"  tool graph     {summary.edges_confirmed} edges confirmed by execution",
         f"  chains         {summary.traces} traces, {summary.multi_step} with two or more steps",

@@ -87,6 +87,9 @@ def run(
     seed: int | None = typer.Option(None, "--seed", help="Random seed (default: 0)."),
     allow_writes: bool = typer.Option(False, "--allow-writes", help="Also call tools that write."),
     allow: list[str] = typer.Option([], "--allow", help="Allow one tool by name whatever its class."),
+    allow_likely_readonly: bool = typer.Option(
+        False, "--allow-likely-readonly",
+        help="Also call unannotated MCP tools whose name and description read as read-only (see `backchain tools --mcp`)."),
     llm_url: str | None = typer.Option(None, "--llm-url", help="Writer endpoint (OpenAI-compatible /v1) (default: $BACKCHAIN_LLM_URL)."),
     llm_model: str | None = typer.Option(None, "--llm-model", help="Writer model (default: $BACKCHAIN_LLM_MODEL)."),
     llm_concurrency: int | None = typer.Option(
@@ -168,6 +171,8 @@ def run(
         }
         if allow_writes:
             overrides["allow_writes"] = True
+        if allow_likely_readonly:
+            overrides["allow_likely_readonly"] = True
         if no_model:
             overrides["no_model"] = True
         if propose_values:
@@ -295,7 +300,7 @@ def tag(
 @app.command()
 def export(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
-    format: str = typer.Option(..., "--format", "-f", help="trl-sft, trl-grpo, verl, verl-sft, openai, sharegpt, hf, bfcl, or replay (the recorded calls)."),
+    format: str = typer.Option(..., "--format", "-f", help="trl-sft, trl-grpo, verl, verl-sft, openai, sharegpt, hf, bfcl, verifiers (an environment package), or replay (the recorded calls)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output: a .parquet/.jsonl file (bfcl: .json/.jsonl; hf: a directory)."),
     min_score: float | None = typer.Option(None, "--min-score", help="Keep rows scored at least this (unscored rows are dropped)."),
     kinds: str | None = typer.Option(None, "--kinds", help="Keep these task kinds, comma-separated (e.g. single,parallel)."),
@@ -306,11 +311,17 @@ def export(
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the split (default: 0)."),
     train_on_tool_outputs: float | None = typer.Option(None, "--train-on-tool-outputs", help="WEIGHT: tool outputs as training targets (openai only; off by default)."),
     rubric: str | None = typer.Option(None, "--rubric", help="RL formats: the rubric tree for the reward spec (default: the run's)."),
+    multi_turn: bool = typer.Option(False, "--multi-turn", help="verl: rows for verl's tool agent loop, <stem>.tools.yaml and a replay-backed tool (never a live call)."),
+    tools_module: bool = typer.Option(False, "--tools-module", help="trl-grpo: also <stem>.tools.py, replay-backed tool functions and an environment_factory class for GRPOTrainer."),
+    observations: bool = typer.Option(False, "--observations", help="trl-sft: observation-prediction rows, each tool's recorded output as the target (ECHO)."),
     db: Path | None = DbOption,
 ) -> None:
     """Export a sealed version to a training format, with a manifest beside it.
 
     Example: backchain export default@latest --format trl-sft --out out/train.parquet --min-score 0.8 --split train=0.9,test=0.1
+
+    RL environments: --format verl --multi-turn (tools.yaml), --format trl-grpo --tools-module (tools.py),
+    --format verifiers --out envs/NAME (a package with load_environment).
     """
     try:
         from pydantic import ValidationError
@@ -333,13 +344,16 @@ def export(
             first = exc.errors()[0]
             flag = "--" + str(first["loc"][0]).replace("_", "-") if first["loc"] else "a filter"
             raise ConfigError(f"{flag}: {str(first['msg']).removeprefix('Value error, ')}") from None
-        options = ExportOptions(train_on_tool_outputs=train_on_tool_outputs)
+        options = ExportOptions(train_on_tool_outputs=train_on_tool_outputs, multi_turn=multi_turn,
+                                tools_module=tools_module, observations=observations)
         dataset_name, version_ref = parse_ref(ref)
         with _open_store(_db(db), read_only=True) as store:
             info = store.resolve(dataset_name, version_ref)
             if format == "replay":  # one row per observation, not per example: its own writer
-                if train_on_tool_outputs is not None or rubric is not None:
-                    raise ConfigError("--train-on-tool-outputs and --rubric do not apply to --format replay")
+                if train_on_tool_outputs is not None or rubric is not None or options != ExportOptions(
+                        train_on_tool_outputs=train_on_tool_outputs):
+                    raise ConfigError("--train-on-tool-outputs, --rubric, --multi-turn, --tools-module and "
+                                      "--observations do not apply to --format replay")
                 filtered = filters != ExportFilters()
                 result = export_replay_table(store, info, out, filters=filters if filtered else None)
             else:
@@ -354,6 +368,9 @@ def export(
         if dropped:
             typer.echo("dropped: " + ", ".join(f"{k} {n}" for k, n in dropped.items())
                        + f" (of {selection.get('rows_in_version')})")
+        if selection.get("zero_variance"):
+            typer.echo(f"zero reward variance: {selection['zero_variance']} of the prompts the pass-rate band dropped "
+                       "were measured at pass rate 0 or 1 (every attempt got the same reward)")
         typer.echo(f"manifest: {result.manifest_path}")
     except BackchainError as exc:
         _fail(str(exc))
@@ -646,15 +663,24 @@ def diversity(
 def tools(
     toolset: str | None = typer.Option(None, "--toolset", help="Only this toolset's tools."),
     format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    mcp: str | None = typer.Option(
+        None, "--mcp", help="Start this MCP server command and classify its tools (no database needed)."),
     db: Path | None = DbOption,
 ) -> None:
     """List recorded tools: side-effect class and why, parameters, calls and failures.
 
+    With --mcp, start that server instead and show each tool's class and why, the likely
+    read-only hint for tools without annotations, and flag lines ready to paste.
+
     Example: backchain tools --toolset backchain-builtin
+    Example: backchain tools --mcp 'python -m mcp_server_time'
     """
     try:
         if format not in ("table", "csv", "json"):
             raise ConfigError(f"--format {format!r}: use table, csv or json")
+        if mcp is not None:
+            _print_mcp_tools(mcp, format)
+            return
         with _open_store(_db(db), read_only=True) as store:
             usage = store.tool_usage(toolset)
             if not usage and toolset is not None:
@@ -670,6 +696,23 @@ def tools(
         typer.echo(_render_rows(columns, rows, format), nl=False)
     except BackchainError as exc:
         _fail(str(exc))
+
+
+def _print_mcp_tools(command: str, fmt: str) -> None:
+    from ._inspect_tools import flag_lines, inspect_mcp
+
+    classes = asyncio.run(inspect_mcp(command))
+    columns = ["tool", "class", "why", "called", "hint", "required"]
+    rows = [(c.tool, c.side_effect, c.source, c.called, c.hint, ", ".join(c.required)) for c in classes]
+    if fmt == "json":
+        typer.echo(json.dumps({"tools": [dict(zip(columns, r)) for r in rows], "flags": flag_lines(command, classes)},
+                              ensure_ascii=False, indent=1))
+        return
+    typer.echo(_render_rows(columns, rows, fmt), nl=False)
+    if fmt == "table":
+        typer.echo("\nFlags:")
+        for line in flag_lines(command, classes):
+            typer.echo(f"  {line}")
 
 
 @app.command("judge-check")
@@ -744,3 +787,4 @@ def main(argv: list[str] | None = None) -> None:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+from . import _cli_review  # noqa: E402,F401  (registers review)

@@ -4,7 +4,8 @@ They return records; they never open the database.
 """
 
 from ._backchain import (
-    LLMWriter,
+    FieldStats,
+    Phraser,
     answer_candidates,
     choose_answer,
     resolve_pointer,
@@ -16,17 +17,28 @@ from ._breaker import ErrorRateBreaker
 from ._bundled import BUNDLED, BundledModel, resolve_local_model
 from ._call_cache import CallCache, CallRecorder, replay_purpose, timeout_error, tool_cache_key
 from ._chains import build_traces
-from ._explore import ExploreConfig, ExploredCall, Explorer, SkippedTool, select_tools
+from ._explore import (
+    ExploreConfig,
+    ExploredCall,
+    Explorer,
+    ExploreReport,
+    MissingValue,
+    PoolValue,
+    SkippedTool,
+    iter_leaves,
+    select_tools,
+)
 from ._graph import candidate_edges, field_of, observed_edges
 from ._limits import LimitedToolset, Pacer
 from ._llm import ChatClient, ChatReply, Endpoint, ReplyCache
 from ._local_model import LocalModelServer, bundled_gguf
 from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
+from ._outputs import raw_output, view_as, viewed_outcome
 from ._propose import ValueProposer
 from ._python import PythonToolset
 from ._retry import RetriesExhausted, RetryPolicy
-from ._side_effects import classify_http, classify_mcp
+from ._side_effects import ReadOnlyHint, classify_http, classify_mcp, readonly_hint
 from ._simulator import (
     REPLAY_COLUMNS,
     TOOLS_METADATA_KEY,
@@ -38,8 +50,9 @@ from ._simulator import (
     normalised_key,
 )
 from ._solver import Attempt, Solver
-from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts
+from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts, is_probe
 from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
+from ._writer import LLMWriter
 
 __all__ = [
     "Attempt",
@@ -56,8 +69,10 @@ __all__ = [
     "Endpoint",
     "ErrorRateBreaker",
     "ExploreConfig",
+    "ExploreReport",
     "ExploredCall",
     "Explorer",
+    "FieldStats",
     "KINDS",
     "KindPlan",
     "LLMWriter",
@@ -67,10 +82,14 @@ __all__ = [
     "MCPToolset",
     "MODEL_CLOCK",
     "MissPolicy",
+    "MissingValue",
     "OpenAPIToolset",
     "Pacer",
+    "Phraser",
+    "PoolValue",
     "PythonToolset",
     "REPLAY_COLUMNS",
+    "ReadOnlyHint",
     "RecordedCall",
     "ReplaySimulator",
     "ReplyCache",
@@ -92,9 +111,13 @@ __all__ = [
     "classify_http",
     "classify_mcp",
     "field_of",
+    "is_probe",
+    "iter_leaves",
     "normalise_arguments",
     "normalised_key",
     "observed_edges",
+    "raw_output",
+    "readonly_hint",
     "replay_purpose",
     "resolve_local_model",
     "resolve_pointer",
@@ -103,4 +126,6 @@ __all__ = [
     "timeout_error",
     "tool_cache_key",
     "user_values",
+    "view_as",
+    "viewed_outcome",
 ]

@@ -24,7 +24,7 @@ from schemas import Tool
 
 @dataclass(frozen=True)
 class CallOutcome:
-    """What one call returned: a JSON value, or an error message."""
+    """What one call returned: a JSON value (or the view of what it sent), or an error message."""
 
     output: Any = None
     is_error: bool = False
@@ -36,6 +36,12 @@ class CallOutcome:
     #: should ask again, so the call is not cached (see `CallRecorder`). A tool's own
     #: error reply is not transient.
     transient: bool = False
+    #: When ``output`` is a view derived from what the tool sent (see `generators._outputs`):
+    #: the raw output and the view's parser id; both None for plain JSON.
+    raw: Any = None
+    parser: str | None = None
+    #: The tool did not flag an error, but its output reads as one (``is_error`` is then set).
+    error_inferred: bool = False
 
 
 class Toolset(abc.ABC):

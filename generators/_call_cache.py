@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from schemas import Observation, call_key, content_hash
 
 from ._base import CallOutcome, Toolset
+from ._outputs import upgrade_cached
 from ._timing import TOOL_CLOCK
 
 EXPLORE = "explore"
@@ -98,6 +99,14 @@ class CallRecorder:
         self.scopes = dict(scopes or {})
         self.executed = 0
         self.hits = 0
+        #: Cache answers for calls this recorder itself made earlier (exploration's volatility
+        #: repeats, found again by replay): not from an earlier run, so not counted in ``hits``.
+        self.reused = 0
+        self._own: set[str] = set()
+        #: Calls made ahead of their stage (exploration's volatility repeats, made under replay's
+        #: purpose): logged for accounting when their stage asks for them, not when made; the
+        #: value is whether the answer came from the cache of an earlier run.
+        self._deferred: dict[str, bool] = {}
         self._log: list[tuple[str, bool, bool]] = []
 
     def take_log(self) -> list[tuple[str, bool, bool]]:
@@ -128,17 +137,30 @@ class CallRecorder:
 
     async def call_outcome(
         self, name: str, toolset: Toolset, tool: str, arguments: dict[str, Any], *, purpose: str,
-        timeout: float, limit: asyncio.Semaphore | None = None,
+        timeout: float, limit: asyncio.Semaphore | None = None, ahead: bool = False,
     ) -> tuple[Observation, bool]:
         """As `call`, with whether the call failed *transiently* (no answer: a timeout, a lost
-        connection, HTTP 429 or 5xx). Such a failure says nothing about the tool's output."""
+        connection, HTTP 429 or 5xx). Such a failure says nothing about the tool's output.
+
+        ``ahead``: the call is made before the stage its purpose belongs to (exploration repeating
+        a call as replay will): it is counted in the accounting log when that stage asks for it.
+        """
         key = self.key(purpose, name, toolset.version, tool, arguments)
         if self.cache is not None:
             hit = self.cache.get_call(key)
             if hit is not None:
-                self.hits += 1
-                observation = Observation.model_validate(hit)
-                self._log.append((name, observation.is_error, True))
+                observation = Observation.model_validate(upgrade_cached(hit))
+                if ahead:  # counted when its own stage asks for it (below), not now
+                    self._deferred.setdefault(key, key not in self._own)
+                elif key in self._deferred:  # asked ahead: counted now, once, as it was got
+                    from_cache = self._deferred.pop(key)
+                    self.hits += from_cache
+                    self._log.append((name, observation.is_error, from_cache))
+                elif key in self._own:  # a call this run made is counted once, when it was made
+                    self.reused += 1
+                else:
+                    self.hits += 1
+                    self._log.append((name, observation.is_error, True))
                 return observation, False
         if limit is None:
             observation, outcome = await self._execute(name, toolset, tool, arguments, timeout)
@@ -146,9 +168,14 @@ class CallRecorder:
             async with limit:
                 observation, outcome = await self._execute(name, toolset, tool, arguments, timeout)
         self.executed += 1
-        self._log.append((name, observation.is_error, False))
+        deferred = ahead and self.cache is not None and not outcome.transient
+        if not deferred:
+            self._log.append((name, observation.is_error, False))
         if self.cache is not None and not outcome.transient:
             self.cache.put_call(key, purpose, observation.model_dump(mode="json"))
+            self._own.add(key)
+            if deferred:
+                self._deferred[key] = False
         return observation, outcome.transient
 
     @staticmethod
@@ -170,8 +197,11 @@ class CallRecorder:
             tool=tool,
             arguments=arguments,
             output=outcome.output,
+            raw=outcome.raw,
+            parser=outcome.parser,
             is_error=outcome.is_error,
             error=outcome.error,
+            error_inferred=outcome.error_inferred,
             latency_ms=round(latency, 3),
             started_at=started,
         )

@@ -6,12 +6,15 @@ execution order, so a chain is a walk that actually happened: the later
 argument *is* the earlier output value, not a guess that it would fit.
 
 Selection prefers longer chains and chain shapes seen least often, so a small
-budget still covers many tools and edges.
+budget still covers many tools and edges. A chain through a value read from a field that
+changed when the identical call was made again (``ExploredCall.volatile``) is not built: its
+replay would not pass the same value along.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -33,6 +36,8 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
             p = by_obs.get(parent.observation_id)
             if p is None or p.observation.is_error or not visit(p):
                 return False
+            if re.sub(r"/\d+(?=/|$)", "/*", parent.pointer) in p.volatile:
+                return False  # the value came from a field that changes on an identical call
         seen.add(oid)
         ordered.append(c)
         return len(ordered) <= max_steps
@@ -47,18 +52,7 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
             sources[param] = ArgumentSource(
                 origin="step", how="pool", step=index[parent.observation_id], pointer=parent.pointer
             )
-        obs = c.observation
-        steps.append(
-            Step(
-                toolset=obs.toolset,
-                tool=obs.tool,
-                arguments=obs.arguments,
-                sources=sources,
-                observation_id=obs.observation_id,
-                output=obs.output,
-                is_error=obs.is_error,
-            )
-        )
+        steps.append(Step.from_observation(c.observation, sources))
     return Trace(steps=steps)
 
 

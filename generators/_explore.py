@@ -1,51 +1,81 @@
 """Exploration: choose arguments, execute calls, record what came back.
 
 Arguments come from, in order of preference for a parameter:
-- the value pool: scalar values seen in earlier successful outputs, matched to
-  a parameter by name (``latitude`` feeds ``latitude``; ``timezone`` feeds
-  ``source_timezone``) and accepted by the parameter's JSON Schema. A call made
-  this way is a link in a chain: its step records the earlier observation and
-  the JSON pointer the value came from;
-- values the user seeded (``--value NAME=VALUE``);
-- the schema itself: enum members, default, examples.
-A tool whose required parameters have no candidate yet waits for a later round,
-when the pool may have one. Identical calls are made once.
+- the value pool: values seen in earlier successful outputs, JSON fields and values a view
+  found in text alike (a hash in prose, a row of a markdown table, a ``key: value`` line),
+  matched to a parameter by name (``latitude`` feeds ``latitude``; ``timezone`` feeds
+  ``source_timezone``; ``Slug`` feeds ``category_slug``) or by what the value is (an IP address
+  feeds ``ip``, a CIDR block ``cidr``, a date a ``format: date`` parameter, a UUID ``id``), and
+  accepted by the parameter's JSON Schema. A call made this way is a link in a chain: its step
+  records the earlier observation and the pointer the value came from (into its view);
+- values the user seeded (``--value NAME=VALUE``), and a model's proposals (--propose-values);
+- the schema and descriptions (`generators._arguments`): enum members, defaults, examples,
+  ``e.g. ...`` in descriptions, a built-in catalogue by name and type, bounds and formats,
+  arrays, nested objects and anyOf/oneOf built from their parts.
 
-Only tools the side-effect policy allows are called (see `select_tools`).
-Every call becomes an `Observation`, errors and timeouts included.
+**Budget.** Exploration keeps calling while new argument combinations exist and budget is
+left: every new pool value for a parameter (each id a list output shows), each candidate of
+each parameter in turn, optional parameters and enum members, then seeded random mixtures.
+The budget is spread over ``rounds`` rounds; past them, rounds go on while anything new is
+left. A call that got no answer (timeout, lost connection, HTTP 429/5xx) is tried again in a
+later round, up to ``retries`` times. It stops early only when nothing new is left, and
+`ExploreReport` says why it stopped, which tools it never called for want of a value (with a
+ready ``--value`` hint), how many outputs it read as failures the tool did not flag.
 
-Reruns: every call goes through a `CallRecorder`, which answers it from the
-cache of earlier runs when it can and records it the moment it returns. The
-choices here depend only on the seed and the recorded results, never on the
-order calls complete in or the clock: a round's calls are planned before any
-of them runs and their results are taken in planned order. So a run killed half
-way and started again plans the same calls, finds the finished ones in the
+Only tools the side-effect policy allows are called (see `select_tools`). Every call becomes
+an `Observation`, errors and timeouts included; an observation that is an error (reported or
+inferred) is never a value source.
+
+Reruns: every call goes through a `CallRecorder`, which answers it from the cache of earlier
+runs when it can and records it the moment it returns. The choices here depend only on the
+seed and the recorded results, never on the order calls complete in or the clock: a round's
+calls are planned before any of them runs and their results are taken in planned order. So a
+run killed half way and started again plans the same calls, finds the finished ones in the
 cache and executes only the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as _dt
+import math
 import random
-import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-
 from schemas import ArgumentSource, Observation, Tool, call_key
 
+from ._arguments import describe_type, fill_hint, iter_param_schemas, name_words
 from ._base import Toolset
-from ._call_cache import EXPLORE, CallRecorder
+from ._call_cache import EXPLORE, CallRecorder, replay_purpose
+from ._pool import (
+    Leaf,
+    PoolValue,
+    _changed_fields,
+    _Option,
+    _ParamOptions,
+    _Pool,
+    _user_source,
+    iter_leaves,
+    iter_scalars,
+    names_match,
+    param_kinds,
+    value_kind,
+)
+from ._side_effects import readonly_hint
+from .views import warm_up
 
 if TYPE_CHECKING:
     from ._propose import ValueProposer
 
-_MAX_POOL_STRING = 120
-_POOL_PER_KEY = 40
+_RANDOM_MIXTURES = 24
+
+# Re-exported: other modules read outputs and match names through the explorer's module.
+__all__ = ["ExploreConfig", "ExploreReport", "ExploredCall", "Explorer", "Leaf", "MissingValue", "PoolValue",
+           "SkippedTool", "iter_leaves", "iter_scalars", "names_match", "param_kinds", "select_tools", "value_kind"]
 
 
 @dataclass(frozen=True)
@@ -58,23 +88,30 @@ class SkippedTool:
 
 
 def select_tools(
-    tools: Iterable[Tool], *, allow_writes: bool = False, allow: Iterable[str] = ()
+    tools: Iterable[Tool], *, allow_writes: bool = False, allow: Iterable[str] = (),
+    allow_likely_readonly: bool = False,
 ) -> tuple[list[Tool], list[SkippedTool]]:
     """Split tools into those exploration may call and those it must skip.
 
     Read tools are always allowed. Write tools need ``allow_writes``. A destructive
     tool (including an MCP tool without annotations, per the spec's defaults) needs
-    its name in ``allow``, which admits any tool whatever its class.
+    its name in ``allow``, which admits any tool whatever its class. With
+    ``allow_likely_readonly``, a tool whose class is only the MCP default (no annotations)
+    is called when its name and description read as read-only (`readonly_hint`); one that
+    reads as a write, or as neither, is still skipped.
     """
     allowed_names = set(allow)
     callable_: list[Tool] = []
     skipped: list[SkippedTool] = []
     for tool in tools:
+        hint = readonly_hint(tool.name, tool.description)
         if tool.name in allowed_names or f"{tool.toolset}.{tool.name}" in allowed_names:
             callable_.append(tool)
         elif tool.side_effect == "read":
             callable_.append(tool)
         elif tool.side_effect == "write" and allow_writes:
+            callable_.append(tool)
+        elif allow_likely_readonly and tool.side_effect_source == "mcp-default" and hint.likely_readonly:
             callable_.append(tool)
         else:
             source = {
@@ -84,23 +121,14 @@ def select_tools(
                 "override": "the configuration",
             }.get(tool.side_effect_source, tool.side_effect_source)
             needed = "--allow-writes" if tool.side_effect == "write" else f"--allow {tool.name}"
+            if tool.side_effect_source == "mcp-default" and hint.likely_readonly and not allow_likely_readonly:
+                needed += f" (or --allow-likely-readonly: {hint.why})"
+            elif tool.side_effect_source == "mcp-default" and allow_likely_readonly:
+                needed += f" (not likely read-only: {hint.why})"
             skipped.append(
                 SkippedTool(tool.toolset, tool.name, f"{tool.side_effect} by {source}; pass {needed}")
             )
     return callable_, skipped
-
-
-@dataclass(frozen=True)
-class PoolValue:
-    """A scalar seen in an output: where it was (observation, pointer) and under which key."""
-
-    value: Any
-    key: str
-    observation_id: str
-    pointer: str
-
-
-_Option = tuple[Any, ArgumentSource, "PoolValue | None"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,9 @@ class ExploredCall:
     sources: Mapping[str, ArgumentSource]
     parents: Mapping[str, PoolValue]  # argument name -> pool value, for origin "step"
     depth: int
+    #: Fields of this tool's output (``/a/*/b``) that changed when an identical call was made
+    #: again during exploration: an answer must not be read from them.
+    volatile: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -118,6 +149,7 @@ class ExploreConfig:
     """Budget and policy for one exploration."""
 
     max_calls: int = 120
+    #: Rounds the budget is spread over; past them, rounds go on while anything new is left.
     rounds: int = 4
     calls_per_tool_per_round: int = 3
     concurrency: int = 4
@@ -127,160 +159,94 @@ class ExploreConfig:
     error_probes: int = 4  # calls repeated with a typo, to record real error paths
     # Values seeded for one toolset only: toolset name -> parameter -> values.
     toolset_values: Mapping[str, Mapping[str, Sequence[Any]]] = field(default_factory=dict)
+    #: A call that got no answer (timeout, lost connection, HTTP 429/5xx) is tried this many more times.
+    retries: int = 2
+    #: Tools whose first successful call is made once more (as replay will), to learn which
+    #: output fields are volatile before tasks are written; 0 turns it off.
+    volatility_probes: int = 12
 
 
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
+@dataclass(frozen=True)
+class MissingValue:
+    """A tool never called because a required parameter had no value, and how to give one."""
+
+    toolset: str
+    tool: str
+    param: str
+    what: str
+    hint: str
 
 
-def iter_scalars(value: Any, pointer: str = "", key: str = "") -> Iterable[tuple[str, str, Any]]:
-    """(pointer, key, scalar) for every string or number leaf; list items keep the list's key."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from iter_scalars(v, f"{pointer}/{_escape(str(k))}", str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from iter_scalars(v, f"{pointer}/{i}", key)
-    elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        yield pointer, key, value
+@dataclass
+class ExploreReport:
+    """What exploration did, for the run summary."""
+
+    calls: int = 0
+    budget: int = 0
+    rounds: int = 0
+    stop: str = ""
+    repeats: int = 0  # identical calls made again to learn volatile fields (counted in calls)
+    retried: int = 0
+    still_failing: int = 0
+    inferred_errors: Counter[str] = field(default_factory=Counter)
+    missing: list[MissingValue] = field(default_factory=list)
+    #: toolset -> what happened to its server (it died, it stopped answering).
+    toolset_events: dict[str, str] = field(default_factory=dict)
+    #: "toolset.tool" -> output fields that changed when an identical call was made again.
+    volatile: dict[str, list[str]] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """The report as short lines for a terminal."""
+        again = f" (with {self.repeats} repeated to learn volatile fields)" if self.repeats else ""
+        out = [f"{self.calls} of {self.budget} calls in {self.rounds} rounds{again}; stopped: {self.stop}"]
+        if self.retried:
+            out.append(f"{self.retried} calls that got no answer were retried"
+                       + (f", {self.still_failing} never answered" if self.still_failing else ""))
+        if self.inferred_errors:
+            tools = ", ".join(f"{t} x{n}" for t, n in self.inferred_errors.most_common(5))
+            out.append(f"{sum(self.inferred_errors.values())} outputs read as failures the tool did not flag ({tools})")
+        for m in self.missing:
+            out.append(f"never called {m.toolset}.{m.tool}: no value for {m.param!r} ({m.what}); pass {m.hint}")
+        if self.volatile:
+            shown = ", ".join(f"{t} ({', '.join(f[:2])}{', ...' if len(f) > 2 else ''})"
+                              for t, f in sorted(self.volatile.items())[:4])
+            out.append(f"{len(self.volatile)} tools answered an identical call differently: {shown}")
+        for name, event in sorted(self.toolset_events.items()):
+            out.append(f"toolset {name}: {event}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "budget": self.budget, "rounds": self.rounds, "stop": self.stop,
+            "repeats": self.repeats,
+            "retried": self.retried, "still_failing": self.still_failing,
+            "inferred_errors": dict(self.inferred_errors),
+            "missing_values": [{"toolset": m.toolset, "tool": m.tool, "param": m.param, "what": m.what,
+                                "hint": m.hint} for m in self.missing],
+            "toolset_events": dict(self.toolset_events), "volatile": dict(self.volatile),
+        }
 
 
-def _tokens(name: str) -> set[str]:
-    return {t for t in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()) if t}
+def _sibling_stem(name: str) -> str:
+    """'band2' -> 'band', 'cidr_b' -> 'cidr', 'value_2' -> 'value': numbered or lettered siblings."""
+    words = name_words(name)
+    while words and (words[-1].isdigit() or (len(words) > 1 and len(words[-1]) == 1)):
+        words = words[:-1]
+    return "_".join(words)
 
 
-def names_match(param: str, key: str) -> bool:
-    """Same name, or the key's words all appear in the parameter's (timezone -> source_timezone)."""
-    if not key:
-        return False
-    if param == key:
-        return True
-    kt, pt = _tokens(key), _tokens(param)
-    return bool(kt) and kt <= pt and len(kt) >= 1 and len("".join(kt)) >= 4
+class _ToolPlan:
+    """The argument combinations one tool may still be called with."""
 
-
-class _Pool:
-    def __init__(self) -> None:
-        self._by_key: dict[str, list[PoolValue]] = defaultdict(list)
-
-    def add(self, observation: Observation) -> None:
-        if observation.is_error:
-            return
-        # An output that echoes the call's own input is no new information: a
-        # "chain" through it would only pass the user's value along.
-        echoed = {repr(v) for _, _, v in iter_scalars(observation.arguments)}
-        for pointer, key, value in iter_scalars(observation.output):
-            if isinstance(value, str) and (not value.strip() or len(value) > _MAX_POOL_STRING):
-                continue
-            if repr(value) in echoed:
-                continue
-            bucket = self._by_key[key]
-            if any(p.value == value for p in bucket) or len(bucket) >= _POOL_PER_KEY:
-                continue
-            bucket.append(PoolValue(value, key, observation.observation_id, pointer))
-
-    def keys(self) -> list[str]:
-        return list(self._by_key)
-
-    def bucket(self, key: str) -> list[PoolValue]:
-        return self._by_key[key]
-
-
-_POOL_SOURCE = ArgumentSource(origin="step", how="pool")
-_USER_SOURCES: dict[str, ArgumentSource] = {}
-
-
-def _user_source(how: str) -> ArgumentSource:
-    if how not in _USER_SOURCES:
-        _USER_SOURCES[how] = ArgumentSource(origin="user", how=how)
-    return _USER_SOURCES[how]
-
-
-class _ParamOptions:
-    """Candidate values for one (tool, parameter), kept up to date incrementally.
-
-    Seeded and schema values are validated once; each pool value is validated
-    once when it first appears, so choosing arguments costs O(new values), not
-    O(pool) per call (bench/explore.py measures the per-call overhead).
-    """
-
-    def __init__(self, param: str, schema: Mapping[str, Any], seeds: Sequence[Any]) -> None:
-        self.param = param
-        self.validator = Draft202012Validator(dict(schema))
-        self.static: list[_Option] = [
-            (v, _user_source("seed"), None) for v in seeds if self.validator.is_valid(v)
-        ] + [(v, _user_source(how), None) for v, how in _schema_values(schema) if self.validator.is_valid(v)]
-        self.pooled: list[_Option] = []
-        self._examined: dict[str, int] = {}
-        self._matching: dict[str, bool] = {}
-
-    def add_static(self, values: Sequence[Any], how: str) -> None:
-        """Values from outside the schema and the pool (a model's proposals)."""
-        known = {repr(v) for v, _, _ in self.static}
-        self.static += [(v, _user_source(how), None) for v in values
-                        if self.validator.is_valid(v) and repr(v) not in known]
-
-    def refresh(self, pool: _Pool) -> list[_Option]:
-        for key in pool.keys():
-            if key not in self._matching:
-                self._matching[key] = names_match(self.param, key)
-            if not self._matching[key]:
-                continue
-            bucket = pool.bucket(key)
-            start = self._examined.get(key, 0)
-            for pv in bucket[start:]:
-                if self.validator.is_valid(pv.value):
-                    self.pooled.append((pv.value, _POOL_SOURCE, pv))
-            self._examined[key] = len(bucket)
-        return self.pooled + self.static
-
-
-# A fixed reference instant for schema formats, so runs are reproducible.
-_REFERENCE = _dt.datetime(2024, 6, 21, 14, 0, tzinfo=_dt.UTC)
-
-
-def _derived_values(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
-    """Values a schema implies when it names none: bounds, booleans, date/time formats.
-
-    Deliberately nothing for free text or unbounded integers (ids, queries):
-    those wait for the pool or a seeded --value rather than an invented guess.
-    """
-    for branch in schema.get("anyOf") or schema.get("oneOf") or []:
-        if isinstance(branch, Mapping) and branch.get("type") != "null":
-            return _derived_values(branch)
-    kind = schema.get("type")
-    if kind == "boolean":
-        return [(True, "schema-type"), (False, "schema-type")]
-    if kind in ("integer", "number"):
-        lo = schema.get("minimum", schema.get("exclusiveMinimum"))
-        hi = schema.get("maximum", schema.get("exclusiveMaximum"))
-        if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)) or isinstance(lo, bool):
-            return []
-        mid = (lo + hi) / 2
-        values = [lo, hi, int(mid) if kind == "integer" else round(mid, 6)]
-        return [(v, "schema-bounds") for v in dict.fromkeys(values)]
-    if kind == "string":
-        fmt = schema.get("format")
-        if fmt == "date":
-            return [(_REFERENCE.date().isoformat(), "schema-format")]
-        if fmt == "date-time":
-            return [(_REFERENCE.isoformat().replace("+00:00", "Z"), "schema-format")]
-        if fmt == "time":
-            return [(_REFERENCE.time().isoformat(), "schema-format")]
-    return []
-
-
-def _schema_values(schema: Mapping[str, Any]) -> list[tuple[Any, str]]:
-    values: list[tuple[Any, str]] = []
-    for v in schema.get("enum") or []:
-        values.append((v, "schema-enum"))
-    if "default" in schema and schema["default"] is not None:
-        values.append((schema["default"], "schema-default"))
-    for v in schema.get("examples") or []:
-        values.append((v, "schema-example"))
-    if "const" in schema:
-        values.append((schema["const"], "schema-enum"))
-    return values or _derived_values(schema)
+    def __init__(self, tool: Tool) -> None:
+        self.tool = tool
+        params = list(iter_param_schemas(tool.input_schema))
+        self.required = [p for p, _, req in params if req]
+        self.optional = [p for p, _, req in params if not req]
+        self.static_iter: Iterator[dict[str, _Option]] | None = None
+        self.static_version = -1
+        self.static_done = False
+        self.used_pool: set[tuple[str, int]] = set()  # (param, id of the pool value) already tried
 
 
 class Explorer:
@@ -301,83 +267,169 @@ class Explorer:
         self.rng = random.Random(config.seed)
         self.pool = _Pool()
         self.calls: list[ExploredCall] = []
+        self.report = ExploreReport(budget=config.max_calls)
         self._seen_keys: set[str] = set()
         self._depth: dict[str, int] = {}
         self._semaphores = {name: asyncio.Semaphore(config.concurrency) for name in toolsets}
         self._param_options: dict[tuple[str, str, str], _ParamOptions] = {}
+        self._plans: dict[tuple[str, str], _ToolPlan] = {(t.toolset, t.name): _ToolPlan(t) for t in self.tools}
         self._obs_tool: dict[str, str] = {}  # observation id -> tool that produced it
         self._edge_counts: Counter[tuple[str, str]] = Counter()  # (from tool, to tool) -> calls
         self._tool_calls: Counter[str] = Counter()
+        self._retry: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]]] = []
+        self._attempts: Counter[str] = Counter()
         self.proposer = proposer
         self._proposed: set[tuple[str, str, str]] = set()
+        self._siblings_done: set[tuple[str, str]] = set()
+        warm_up()  # the unit registry text views may need loads while the first calls run
 
     # -- argument choice -------------------------------------------------
-    def _options(self, tool: Tool, param: str, schema: Mapping[str, Any]) -> list[_Option]:
+    def _options_object(self, tool: Tool, param: str, schema: Mapping[str, Any]) -> _ParamOptions:
         key = (tool.toolset, tool.name, param)
         opts = self._param_options.get(key)
         if opts is None:
             seeds = [*self.config.values.get(param, ())]
             seeds += [v for v in self.config.toolset_values.get(tool.toolset, {}).get(param, ()) if v not in seeds]
-            opts = self._param_options[key] = _ParamOptions(param, schema, seeds)
-        return opts.refresh(self.pool)
+            sole = len(tool.input_schema.get("properties") or {}) == 1
+            opts = self._param_options[key] = _ParamOptions(param, schema if isinstance(schema, Mapping) else {},
+                                                           seeds, tool.description, sole)
+        return opts
 
-    def _propose(
-        self, tool: Tool, prefer_pool: bool
-    ) -> tuple[dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]] | None:
-        """Arguments for one call, or None while a required parameter has no candidate.
+    def _options(self, tool: Tool, param: str, schema: Mapping[str, Any]) -> list[_Option]:
+        return self._options_object(tool, param, schema).refresh(self.pool)
 
-        With ``prefer_pool``, one earlier observation is picked as the anchor and
-        supplies every parameter it can (latitude *and* longitude of the same
-        place), so chains stay coherent; other parameters come from the user
-        side (seeds, schema) when possible.
-        """
+    def _borrow_from_siblings(self, tool: Tool) -> None:
+        """A parameter with no static value takes its numbered sibling's (band2 from band1)."""
+        if (tool.toolset, tool.name) in self._siblings_done:
+            return
+        self._siblings_done.add((tool.toolset, tool.name))
         props: Mapping[str, Any] = tool.input_schema.get("properties") or {}
-        required = set(tool.input_schema.get("required") or [])
+        objs = {p: self._options_object(tool, p, props[p]) for p in props}
+        for p, opts in objs.items():
+            if opts.static:
+                continue
+            stem = _sibling_stem(p)
+            for q, other in objs.items():
+                if q != p and other.static and stem and _sibling_stem(q) == stem:
+                    opts.add_static([v for v, _, _ in other.static], "sibling-example")
+                    break
+
+    def _static_options(self, tool: Tool) -> dict[str, list[_Option]]:
+        props: Mapping[str, Any] = tool.input_schema.get("properties") or {}
+        return {p: self._options_object(tool, p, props[p]).static for p in sorted(props)}
+
+    def _static_combos(self, plan: _ToolPlan) -> Iterator[dict[str, _Option]]:
+        """Combinations of user-side values: a base, each parameter varied in turn, optional
+        parameters added one at a time, then seeded random mixtures."""
+        opts = self._static_options(plan.tool)
+        required = plan.required
+        if any(not opts.get(p) for p in required):
+            return
+        # Parameters offered the same values (from_unit/to_unit) start on different ones.
+        offset: Counter[str] = Counter()
+        base: dict[str, _Option] = {}
+        for p in required:
+            sig = repr([v for v, _, _ in opts[p]])
+            base[p] = opts[p][offset[sig] % len(opts[p])]
+            offset[sig] += 1
+        yield dict(base)
+        longest = max((len(opts[p]) for p in required), default=0)
+        for i in range(1, longest):
+            for p in required:
+                if i < len(opts[p]):
+                    yield {**base, p: opts[p][i]}
+        for p in plan.optional:
+            for option in opts.get(p, [])[:6]:
+                if option[1].how != "schema-default":
+                    yield {**base, p: option}
+        rng = random.Random(f"{self.config.seed}:{plan.tool.toolset}:{plan.tool.name}")
+        for _ in range(_RANDOM_MIXTURES):
+            combo = {p: rng.choice(opts[p]) for p in required}
+            for p in plan.optional:
+                if opts.get(p) and rng.random() < 0.3:
+                    combo[p] = rng.choice(opts[p])
+            yield combo
+
+    def _next_static(self, plan: _ToolPlan) -> dict[str, _Option] | None:
+        version = sum(self._options_object(plan.tool, p, s).version
+                      for p, s, _ in iter_param_schemas(plan.tool.input_schema))
+        if plan.static_iter is None or version != plan.static_version:
+            plan.static_iter = self._static_combos(plan)
+            plan.static_version = version
+            plan.static_done = False
+        if plan.static_done:
+            return None
+        combo = next(plan.static_iter, None)
+        if combo is None:
+            plan.static_done = True
+        return combo
+
+    def _next_pooled(self, plan: _ToolPlan) -> dict[str, _Option] | None:
+        """Arguments where at least one parameter takes a pool value not yet tried for it.
+
+        One earlier observation is the anchor and supplies every parameter it can (latitude
+        *and* longitude of the same place), so chains stay coherent; among anchors that fill
+        the most parameters, the one whose tool -> this tool edge was walked least. Other
+        required parameters come from the user side (seeds, schema) when possible.
+        """
+        tool = plan.tool
+        props: Mapping[str, Any] = tool.input_schema.get("properties") or {}
         options = {p: self._options(tool, p, props[p]) for p in sorted(props)}
-        if any(not options[p] for p in required if p in options):
-            return None  # wait until the pool has a value for it
-        anchored: dict[str, _Option] = {}
-        if prefer_pool:
-            cover: dict[str, dict[str, _Option]] = defaultdict(dict)
-            for param, opts in options.items():
-                for opt in opts:
-                    pv = opt[2]
-                    if pv is None or param in cover[pv.observation_id]:
-                        continue
-                    # one output value fills one parameter: no "from X to X"
-                    if all(o[2] is not pv for o in cover[pv.observation_id].values()):
-                        cover[pv.observation_id][param] = opt
-            if cover:
-                # Coverage-seeking: among the anchors that fill the most parameters,
-                # prefer the one whose tool -> this tool edge was walked least.
-                best = max(len(v) for v in cover.values())
-                fullest = sorted(oid for oid, v in cover.items() if len(v) == best)
-                fewest = min(self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] for o in fullest)
-                anchor = self.rng.choice(
-                    [o for o in fullest if self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] == fewest])
-                anchored = cover[anchor]
-        args: dict[str, Any] = {}
-        sources: dict[str, ArgumentSource] = {}
-        parents: dict[str, PoolValue] = {}
+        cover: dict[str, dict[str, _Option]] = defaultdict(dict)
         for param, opts in options.items():
-            if param in anchored:
-                choice = anchored[param]
+            for opt in opts:
+                pv = opt[2]
+                if pv is None or (param, id(pv)) in plan.used_pool or param in cover[pv.observation_id]:
+                    continue
+                # one output value fills one parameter: no "from X to X"
+                if all(o[2] is not pv for o in cover[pv.observation_id].values()):
+                    cover[pv.observation_id][param] = opt
+        if not cover:
+            return None
+        best = max(len(v) for v in cover.values())
+        fullest = sorted(oid for oid, v in cover.items() if len(v) == best)
+        fewest = min(self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] for o in fullest)
+        anchor = self.rng.choice(
+            [o for o in fullest if self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] == fewest])
+        anchored = cover[anchor]
+        for param, opt in anchored.items():
+            plan.used_pool.add((param, id(opt[2])))
+        combo: dict[str, _Option] = dict(anchored)
+        for param in plan.required:
+            if param in combo:
+                continue
+            user_side = [o for o in options[param] if o[2] is None]
+            if user_side:
+                combo[param] = user_side[0]
+            elif options[param]:
+                combo[param] = self.rng.choice(options[param])
             else:
-                if not opts or (param not in required and param not in self.config.values):
-                    continue  # optional: only when the anchor or the user supplies it
-                user_side = [o for o in opts if o[2] is None]
-                choice = self.rng.choice(user_side or opts)
-            value, source, parent = choice
-            args[param] = value
-            sources[param] = source
-            if parent is not None:
-                parents[param] = parent
-        return args, sources, parents
+                return self._next_pooled(plan)  # this anchor cannot complete the call: try another
+        return combo
+
+    def _propose(self, tool: Tool, prefer_pool: bool) -> tuple[dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]] | None:
+        """Arguments for one new call of ``tool``, or None when nothing new is left for it."""
+        plan = self._plans[(tool.toolset, tool.name)]
+        order = (self._next_pooled, self._next_static) if prefer_pool else (self._next_static, self._next_pooled)
+        for source in order:
+            while True:
+                combo = source(plan)
+                if combo is None:
+                    break
+                args = {p: o[0] for p, o in combo.items()}
+                key = call_key(tool.toolset, self.toolsets[tool.toolset].version, tool.name, args)
+                if key in self._seen_keys:
+                    continue
+                sources = {p: o[1] for p, o in combo.items()}
+                parents = {p: o[2] for p, o in combo.items() if o[2] is not None}
+                return args, sources, parents
+        return None
 
     # -- execution ---------------------------------------------------------
-    async def _execute(self, tool: Tool, args: dict[str, Any]) -> Observation:
-        """One call, answered from the cache of earlier runs or executed and recorded at once."""
-        return await self.recorder.call(
+    async def _execute(self, tool: Tool, args: dict[str, Any]) -> tuple[Observation, bool]:
+        """One call, answered from the cache of earlier runs or executed and recorded at once;
+        with whether it got no answer at all (transient)."""
+        return await self.recorder.call_outcome(
             tool.toolset, self.toolsets[tool.toolset], tool.name, args, purpose=EXPLORE,
             timeout=self.config.call_timeout, limit=self._semaphores[tool.toolset],
         )
@@ -396,33 +448,58 @@ class Explorer:
                 values = await self.proposer.propose(tool, param, dict(props[param]))
                 self._param_options[key].add_static(values, "llm")
 
+    def _gone(self, tool: Tool) -> bool:
+        """The tool's server died during the run: none of its tools is called again."""
+        return bool(getattr(self.toolsets[tool.toolset], "gone", None))
+
+    def _reserved(self) -> int:
+        """Calls kept for the end: error probes and volatility repeats."""
+        return self.config.error_probes + min(self.config.volatility_probes, self.config.max_calls // 10)
+
+    def _budget_left(self) -> int:
+        return self.config.max_calls - self._reserved() - len(self.calls)  # probes keep theirs
+
     async def run_round(self, round_index: int) -> list[ExploredCall]:
-        """One round: propose up to N new calls per tool, execute them concurrently."""
+        """One round: retries first, then up to a share of the budget of new calls per tool,
+        executed concurrently."""
         await self._ask_proposer()
+        for tool in self.tools:
+            self._borrow_from_siblings(tool)
         planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]]] = []
-        budget = self.config.max_calls - self.config.error_probes - len(self.calls)  # probes keep theirs
+        budget = self._budget_left()
+        retries, self._retry = [r for r in self._retry if not self._gone(r[0])], []
+        planned += retries[:max(budget, 0)]
+        live = [t for t in self.tools if not self._gone(t)]
+        rounds_left = max(self.config.rounds - round_index, 1)
+        share = math.ceil(max(budget - len(planned), 0) / (rounds_left * max(len(live), 1)))
+        per_tool = max(self.config.calls_per_tool_per_round, share)
         # Tools called least so far go first, so a tight budget still covers every tool.
-        order = self.rng.sample(self.tools, len(self.tools))
+        order = self.rng.sample(live, len(live))
         for tool in sorted(order, key=lambda t: self._tool_calls[t.name]):
             made = 0
-            for attempt in range(self.config.calls_per_tool_per_round * 4):
-                if made >= self.config.calls_per_tool_per_round or len(planned) >= budget:
-                    break
-                proposal = self._propose(tool, prefer_pool=round_index > 0 or attempt % 2 == 1)
+            while made < per_tool and len(planned) < budget:
+                proposal = self._propose(tool, prefer_pool=round_index > 0 or made % 2 == 1)
                 if proposal is None:
                     break
                 args, sources, parents = proposal
-                key = call_key(tool.toolset, self.toolsets[tool.toolset].version, tool.name, args)
-                if key in self._seen_keys:
-                    continue
-                self._seen_keys.add(key)
+                self._seen_keys.add(call_key(tool.toolset, self.toolsets[tool.toolset].version, tool.name, args))
                 planned.append((tool, args, sources, parents))
                 made += 1
-        observations = await asyncio.gather(*(self._execute(t, a) for t, a, _, _ in planned))
+        results = await asyncio.gather(*(self._execute(t, a) for t, a, _, _ in planned))
         new_calls = []
-        for (tool, _args, sources, parents), obs in zip(planned, observations, strict=True):
+        for (tool, args, sources, parents), (obs, transient) in zip(planned, results, strict=True):
             self._obs_tool[obs.observation_id] = tool.name
             self._tool_calls[tool.name] += 1
+            key = obs.call_key
+            if transient:
+                self._attempts[key] += 1
+                if self._attempts[key] <= self.config.retries:
+                    self._retry.append((tool, args, sources, parents))
+                    self.report.retried += 1
+                else:
+                    self.report.still_failing += 1
+            if obs.error_inferred:
+                self.report.inferred_errors[f"{obs.toolset}.{obs.tool}"] += 1
             for parent in {p.observation_id for p in parents.values()}:
                 self._edge_counts[(self._obs_tool.get(parent, ""), tool.name)] += 1
             depth = 1 + max((self._depth.get(p.observation_id, 0) for p in parents.values()), default=-1)
@@ -434,19 +511,89 @@ class Explorer:
         return new_calls
 
     async def run(self, on_round: Any = None) -> list[ExploredCall]:
-        for r in range(self.config.rounds):
-            if len(self.calls) >= self.config.max_calls:
+        """Rounds until the budget is spent or nothing new is left, then the error probes."""
+        r = 0
+        while True:
+            if self._budget_left() <= 0:
+                self.report.stop = f"the call budget is spent ({self.config.max_calls} calls)"
                 break
             new = await self.run_round(r)
+            r += 1
             if on_round is not None:
-                on_round(r, new)
-            if not new:
+                on_round(r - 1, new)
+            if not new and not self._retry:
+                self.report.stop = "nothing new to try: every argument combination found was called"
                 break
+        self.report.rounds = r
+        repeats = min(self.config.volatility_probes, self.config.max_calls // 10)
+        if repeats:
+            await self.probe_volatility(repeats)
         if self.config.error_probes:
             probes = await self.probe_errors(self.config.error_probes)
             if on_round is not None:
-                on_round(self.config.rounds, probes)
+                on_round(r, probes)
+        self.report.calls = len(self.calls) + self.report.repeats
+        self.report.missing = self.missing_values()
         return self.calls
+
+    async def probe_volatility(self, n: int) -> dict[str, list[str]]:
+        """Make the first successful call of up to ``n`` tools once more, as replay will, and
+        mark the output fields that changed on every call of that tool (``ExploredCall.volatile``).
+
+        The repeat goes through the recorder under the replay's own purpose, so the replay
+        stage finds it recorded and does not call again. It waits until the original is at
+        least a second old (outputs that change by the second must have had the chance to).
+        """
+        by_tool: dict[tuple[str, str], list[ExploredCall]] = defaultdict(list)
+        for call in self.calls:
+            obs = call.observation
+            if not obs.is_error and obs.output not in (None, "", [], {}) and not self._gone(self._tool_of(call)):
+                by_tool[(obs.toolset, obs.tool)].append(call)
+        # One call per tool, the most called tools first; then a second and a third call per tool
+        # while n allows (one repeat of a die roll comes back the same one time in six).
+        tools = sorted(by_tool, key=lambda k: -self._tool_calls[k[1]])
+        ranked = [(k, by_tool[k][i]) for i in range(3) for k in tools if i < len(by_tool[k])][:n]
+        if not ranked:
+            return {}
+        self.report.repeats = len(ranked)
+        newest = max(c.observation.started_at for _, c in ranked)
+        age = (_dt.datetime.now(_dt.UTC) - newest).total_seconds()
+        if age < 1.1:
+            await asyncio.sleep(1.1 - age)
+        results = await asyncio.gather(*(self.recorder.call_outcome(
+            c.observation.toolset, self.toolsets[c.observation.toolset], c.observation.tool,
+            dict(c.observation.arguments), purpose=replay_purpose(1), timeout=self.config.call_timeout,
+            limit=self._semaphores[c.observation.toolset], ahead=True) for _, c in ranked))
+        volatile: dict[tuple[str, str], frozenset[str]] = {}
+        for (key, call), (again, transient) in zip(ranked, results, strict=True):
+            if transient:
+                continue
+            first = call.observation
+            fields = frozenset(["/"]) if again.is_error != first.is_error else _changed_fields(first.output, again.output)
+            if fields:
+                volatile[key] = volatile.get(key, frozenset()) | fields
+        if volatile:
+            self.calls = [dataclasses.replace(c, volatile=volatile[(c.observation.toolset, c.observation.tool)])
+                          if (c.observation.toolset, c.observation.tool) in volatile else c for c in self.calls]
+            self.report.volatile = {f"{t}.{name}": sorted(f) for (t, name), f in sorted(volatile.items())}
+        return self.report.volatile
+
+    def _tool_of(self, call: ExploredCall) -> Tool:
+        return self._plans[(call.observation.toolset, call.observation.tool)].tool
+
+    def missing_values(self) -> list[MissingValue]:
+        """Tools never called because a required parameter had no value (with a --value hint)."""
+        called = {(c.observation.toolset, c.observation.tool) for c in self.calls}
+        out: list[MissingValue] = []
+        for tool in self.tools:
+            if (tool.toolset, tool.name) in called:
+                continue
+            for param, schema, required in iter_param_schemas(tool.input_schema):
+                if required and not self._options(tool, param, schema):
+                    out.append(MissingValue(tool.toolset, tool.name, param, describe_type(schema),
+                                            fill_hint(param, schema)))
+                    break
+        return out
 
     async def probe_errors(self, n: int) -> list[ExploredCall]:
         """Error paths: repeat up to n successful calls with a typo in one text argument.
@@ -454,6 +601,7 @@ class Explorer:
         The tool's real reaction (usually an error such as "unknown country
         'Frnace'") is recorded like any observation; paired with the original
         call it is error-recovery material: a failed call, then the corrected one.
+        A probe is never a value source: a typo that happens to succeed gives no values.
         """
         planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource]]] = []
         tools = {(t.toolset, t.name): t for t in self.tools}
@@ -464,9 +612,15 @@ class Explorer:
             texts = [k for k, v in obs.arguments.items() if isinstance(v, str) and len(v) >= 4]
             if obs.is_error or call.parents or not texts or (obs.toolset, obs.tool) not in tools:
                 continue
+            if self._gone(tools[(obs.toolset, obs.tool)]):
+                continue
             param = self.rng.choice(sorted(texts))
             original: str = obs.arguments[param]
-            i = self.rng.randrange(1, len(original) - 2)
+            # Swap two neighbouring characters that differ ("ord-1001": not the two zeros).
+            spots = [i for i in range(1, len(original) - 2) if original[i] != original[i + 1]]
+            if not spots:
+                continue
+            i = self.rng.choice(spots)
             typo = original[:i] + original[i + 1] + original[i] + original[i + 2:]
             args = {**obs.arguments, param: typo}
             key = call_key(obs.toolset, self.toolsets[obs.toolset].version, obs.tool, args)
@@ -475,9 +629,11 @@ class Explorer:
             self._seen_keys.add(key)
             sources = {**call.sources, param: _user_source("probe-typo")}
             planned.append((tools[(obs.toolset, obs.tool)], args, sources))
-        observations = await asyncio.gather(*(self._execute(t, a) for t, a, _ in planned))
-        probes = [ExploredCall(o, s, {}, 0) for (_, _, s), o in zip(planned, observations)]
+        results = await asyncio.gather(*(self._execute(t, a) for t, a, _ in planned))
+        probes = [ExploredCall(o, s, {}, 0) for (_, _, s), (o, _) in zip(planned, results)]
         for p in probes:
-            self.pool.add(p.observation)
+            if p.observation.error_inferred:
+                self.report.inferred_errors[f"{p.observation.toolset}.{p.observation.tool}"] += 1
         self.calls.extend(probes)
         return probes
+

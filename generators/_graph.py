@@ -8,7 +8,8 @@ A's output, *failed* when B returned an error with it. Only executed edges are
 facts; candidates are what the explorer may try next.
 
 Fields are JSON pointers with list indices written as ``*``, so
-``/destinations/0/dest`` and ``/destinations/3/dest`` are one field.
+``/destinations/0/dest`` and ``/destinations/3/dest`` are one field. A field may point into
+an output's view: ``/rows/*/Slug`` in a markdown table, ``/spans/*/value`` in prose.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 from schemas import Tool, ToolEdge
 
-from ._explore import ExploredCall, iter_scalars, names_match
+from ._explore import ExploredCall, iter_leaves, names_match, param_kinds
 
 
 def field_of(pointer: str) -> str:
@@ -49,24 +51,40 @@ def observed_edges(calls: Sequence[ExploredCall]) -> list[ToolEdge]:
 
 
 def candidate_edges(tools: Iterable[Tool], calls: Sequence[ExploredCall]) -> list[ToolEdge]:
-    """Edges whose names fit and whose observed values the parameter's schema accepts."""
-    samples: dict[tuple[str, str, str], tuple[str, object]] = {}
+    """Edges whose names fit, or whose value kind fits the parameter (an IP address for ``ip``,
+    a date for a ``format: date`` parameter), and whose observed values the parameter's schema
+    accepts. Fields found in text views count like JSON fields."""
+    samples: dict[tuple[str, str, str], tuple[str, object, str, str]] = {}
     for call in calls:
         obs = call.observation
         if obs.is_error:
             continue
-        for pointer, key, value in iter_scalars(obs.output):
-            samples.setdefault((obs.toolset, obs.tool, field_of(pointer)), (key, value))
+        for leaf in iter_leaves(obs.output):
+            samples.setdefault((obs.toolset, obs.tool, field_of(leaf.pointer)),
+                               (leaf.key, leaf.value, leaf.kind, leaf.qualified))
     edges: list[ToolEdge] = []
     for target in tools:
         props = target.input_schema.get("properties") or {}
         for param, schema in props.items():
-            validator = Draft202012Validator(schema if isinstance(schema, dict) else {})
-            for (toolset, tool, fld), (key, value) in samples.items():
+            schema = schema if isinstance(schema, dict) else {}
+            try:
+                validator = Draft202012Validator(schema)
+            except SchemaError:
+                continue
+            kinds = param_kinds(param, schema)
+            for (toolset, tool, fld), (key, value, kind, qualified) in samples.items():
                 if (toolset, tool) == (target.toolset, target.name):
                     continue
-                if names_match(param, key) and validator.is_valid(value):
+                named = names_match(param, key) or (bool(qualified) and names_match(param, qualified))
+                if (named or (kind and kind in kinds)) and _valid(validator, value):
                     edges.append(ToolEdge(from_toolset=toolset, from_tool=tool, field=fld,
                                           to_toolset=target.toolset, to_tool=target.name, param=param,
                                           kind="candidate", n=0))
     return sorted(edges, key=lambda e: (e.from_toolset, e.from_tool, e.field, e.to_toolset, e.to_tool, e.param))
+
+
+def _valid(validator: Draft202012Validator, value: object) -> bool:
+    try:
+        return bool(validator.is_valid(value))
+    except Exception:  # a schema jsonschema cannot evaluate (a bad regex): no edge
+        return False

@@ -145,6 +145,16 @@ class LimitedToolset(Toolset):
         return f"LimitedToolset({self.inner!r}, {', '.join(limits)})"
 
     @property
+    def gone(self) -> str | None:
+        """Why the wrapped server can no longer be called (it died), or None."""
+        return getattr(self.inner, "gone", None)
+
+    @property
+    def event(self) -> str | None:
+        """What happened to the wrapped server worth a line in the run summary, or None."""
+        return getattr(self.inner, "event", None)
+
+    @property
     def allowed_names(self) -> list[str]:
         """The allow entries qualified as ``toolset.tool``, as `select_tools` accepts them."""
         return [f"{self.name}.{tool}" for tool in self.allow]

@@ -15,16 +15,30 @@ and redacted from any output that echoes it.
 Both transports share the session code in `_MCPSession`: the handshake, tool
 listing with pagination and side-effect classes, and calls whose failures are
 outcomes rather than exceptions.
+
+Messy servers, as real ones are:
+
+- lines a server prints on stdout that are not protocol messages (a banner before the
+  handshake) are kept, not logged as tracebacks, and named in `event`;
+- a JSON-RPC error reply (an unknown tool, invalid arguments) is the server's answer: an error
+  outcome like ``isError``, cached like one. A reply that says it is rate limited is retried
+  after a backoff within the call's timeout, and is transient if it never clears;
+- a server that dies mid-run (the connection closes) makes that call transient and the
+  toolset ``gone``: later calls return at once without waiting, exploration stops calling its
+  tools, and `event` says when it died and what it last wrote on stderr.
 """
 
 from __future__ import annotations
 
 import abc
 import json
+import logging
 import os
+import random
 import re
 import shlex
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import IO, Any
@@ -35,39 +49,82 @@ import mcp_types
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
-from schemas import BackchainError, ConfigError, Tool, ToolsetError, ToolsetStartError, ToolsetUnreachable
+from schemas import (
+    BackchainError,
+    ConfigError,
+    Tool,
+    ToolsetError,
+    ToolsetStartError,
+    ToolsetUnreachable,
+    raw_text,
+)
 
 from ._base import CallOutcome, Toolset
 from ._children import guarded_command
 from ._openapi import _needles, _redact
+from ._outputs import describe_block, raw_output, viewed_outcome
 from ._side_effects import classify_mcp
 
 # The SDK's own defaults for HTTP: a server may hold a response stream open.
 _HTTP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
+_RATE_LIMITED = re.compile(r"rate.?limit|too many requests|throttl|slow down", re.IGNORECASE)
+_RATE_RETRIES = 4
+_CONNECTION_CLOSED = -32000  # the SDK's code for a connection that closed under a request
+_MAX_NOISE = 20
+
+
+class _NoProtocolNoise(logging.Filter):
+    """Drops the SDK's traceback for a stdout line that is not a protocol message: the session
+    that received it records the line instead (see `_MCPSession._on_message`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to parse JSONRPC message")
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_NoProtocolNoise())
+
+
+def _noise_line(exc: BaseException) -> str:
+    """The offending line of a parse error the transport surfaced (pydantic keeps it as input_value)."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            value = errors()[0].get("input")
+        except (IndexError, TypeError, AttributeError, ValueError):
+            value = None
+        if isinstance(value, (str, bytes)):
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            return text.strip()[:120]
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "mcp"
 
 
-def _content_to_json(content: Sequence[Any]) -> Any:
-    """Text blocks joined (parsed as JSON when they are JSON); other blocks described."""
+def _raw_result(content: Sequence[Any], structured: Any) -> dict[str, Any]:
+    """An MCP result in the raw shape (see `generators._outputs`): text blocks, structured
+    content, other blocks described (an embedded text resource keeps its text)."""
     texts: list[str] = []
     others: list[dict[str, Any]] = []
     for block in content:
         if isinstance(block, mcp_types.TextContent):
             texts.append(block.text)
-        else:
+        elif isinstance(block, mcp_types.EmbeddedResource):
+            res = block.resource
+            text = getattr(res, "text", None)
+            others.append(describe_block("resource", mime_type=res.mime_type, uri=str(res.uri), text=text,
+                                         data=None if text is not None else getattr(res, "blob", None)))
+        elif isinstance(block, mcp_types.ResourceLink):
+            others.append(describe_block("resource_link", mime_type=block.mime_type, uri=str(block.uri),
+                                         name=block.name, size=block.size))
+        else:  # image, audio, and any block type a later protocol adds
             kind = getattr(block, "type", type(block).__name__)
-            others.append({"type": kind, "mime_type": getattr(block, "mime_type", None)})
-    text = "\n".join(texts)
-    if not others:
-        try:
-            return json.loads(text) if text.strip() else None
-        except ValueError:
-            return text
-    return {"text": text, "content": others} if text else {"content": others}
+            others.append(describe_block(str(kind), mime_type=getattr(block, "mime_type", None),
+                                         data=getattr(block, "data", None)))
+    return raw_output(texts, structured, others)
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -89,6 +146,31 @@ class _MCPSession(Toolset):
         self._tools: list[Tool] | None = None
         #: Secret values to redact from outputs (set while connected, never stored).
         self._needles: list[str] = []
+        #: Lines the server wrote on stdout that were not protocol messages.
+        self.noise: list[str] = []
+        #: Why the server can no longer be called (it died), or None while it answers.
+        self.gone: str | None = None
+        self.calls_made = 0
+
+    @property
+    def event(self) -> str | None:
+        """What happened to the server worth a line in the run summary, or None."""
+        parts = []
+        if self.noise:
+            parts.append(f"wrote {len(self.noise)} non-protocol line(s) on stdout, ignored "
+                         f"(first: {self.noise[0]!r})")
+        if self.gone:
+            parts.append(self.gone)
+        return "; ".join(parts) or None
+
+    async def _on_message(self, message: Any) -> None:
+        """The session's message handler: a transport fault (a non-protocol line) is recorded."""
+        if isinstance(message, Exception) and len(self.noise) < _MAX_NOISE:
+            self.noise.append(_noise_line(message))
+
+    def _stderr_tail(self) -> str:
+        """The server's last line on stderr, when the transport keeps it."""
+        return ""
 
     @abc.abstractmethod
     def _where(self) -> str:
@@ -109,7 +191,7 @@ class _MCPSession(Toolset):
             # The timeout wraps only the handshake: a cancel scope must not
             # enclose contexts that stay open after it.
             read, write = await self._open_transport(stack)
-            session = await stack.enter_async_context(ClientSession(read, write))
+            session = await stack.enter_async_context(ClientSession(read, write, message_handler=self._on_message))
             with anyio.fail_after(self.start_timeout):
                 init = await session.initialize()
         except BaseException as exc:
@@ -144,6 +226,12 @@ class _MCPSession(Toolset):
             raise ToolsetStartError(f"MCP toolset {self.name!r} is not started")
         return self._session
 
+    def _died(self, error: str) -> CallOutcome:
+        """The server's connection closed under a call: it is gone for the rest of the run."""
+        if self.gone is None:
+            self.gone = _died_message(self._where(), self.calls_made, error, self._stderr_tail())
+        return CallOutcome(is_error=True, error=error, transient=True)
+
     async def list_tools(self) -> list[Tool]:
         if self._tools is not None:
             return self._tools
@@ -174,21 +262,43 @@ class _MCPSession(Toolset):
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> CallOutcome:
         session = self._require_session()
-        try:
-            result = await session.call_tool(tool, arguments, read_timeout_seconds=self.timeout)
-        except Exception as exc:  # protocol error, timeout, dead server: an observation
-            message = str(exc) or type(exc).__name__
-            return CallOutcome(is_error=True, error=_redact(f"{type(exc).__name__}: {message}", self._needles),
-                               transient=True)
-        if result.structured_content is not None:
-            output = result.structured_content
-        else:
-            output = _content_to_json(result.content)
-        output = _redact(output, self._needles)
+        if self.gone:
+            return CallOutcome(is_error=True, error=self.gone, transient=True)
+        deadline = time.monotonic() + self.timeout
+        for attempt in range(_RATE_RETRIES + 1):
+            try:
+                result = await session.call_tool(tool, arguments, read_timeout_seconds=self.timeout)
+                break
+            except MCPError as exc:  # the server's JSON-RPC error reply, or a closed connection
+                message = _redact(f"{type(exc).__name__}: {exc.message or exc.code}", self._needles)
+                if exc.code == _CONNECTION_CLOSED:
+                    return self._died(message)
+                if _RATE_LIMITED.search(message):
+                    wait = 0.5 * 2**attempt + random.uniform(0, 0.25)
+                    if attempt < _RATE_RETRIES and time.monotonic() + wait < deadline:
+                        await anyio.sleep(wait)
+                        continue
+                    return CallOutcome(is_error=True, error=message, transient=True)
+                # An unknown tool or invalid arguments: the server's own answer, like isError.
+                self.calls_made += 1
+                return CallOutcome(is_error=True, error=message[:2000])
+            except Exception as exc:  # a transport failure or timeout: no answer
+                message = str(exc) or type(exc).__name__
+                if isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, BrokenPipeError)):
+                    return self._died(f"{type(exc).__name__}: {message}")
+                return CallOutcome(is_error=True, error=_redact(f"{type(exc).__name__}: {message}", self._needles),
+                                   transient=True)
+        self.calls_made += 1
+        raw = _redact(_raw_result(result.content, result.structured_content), self._needles)
         if result.is_error:
-            text = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
-            return CallOutcome(output=output, is_error=True, error=(text or "tool reported an error")[:2000])
-        return CallOutcome(output=output)
+            text = raw_text(raw) or json.dumps(raw.get("structured"), ensure_ascii=False)
+            return viewed_outcome(raw, is_error=True, error=(text or "tool reported an error")[:2000])
+        return viewed_outcome(raw)
+
+
+def _died_message(where: str, calls: int, error: str, tail: str) -> str:
+    said = f"; its last words on stderr: {tail}" if tail else ""
+    return f"{where} stopped answering after {calls} call(s) ({error}){said}; its tools were not called again"
 
 
 class MCPToolset(_MCPSession):

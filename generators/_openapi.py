@@ -44,6 +44,7 @@ import yaml
 from schemas import ConfigError, SpecError, Tool, ToolsetError, ToolsetUnreachable
 
 from ._base import CallOutcome, Toolset
+from ._outputs import raw_output, viewed_outcome
 from ._retry import RetriesExhausted, RetryPolicy
 from ._side_effects import classify_http
 
@@ -321,14 +322,16 @@ class OpenAPIToolset(Toolset):
         except httpx.RequestError as exc:
             return self._no_answer(exc, op.method, url, 1)
         output = _redact(_parse_body(response), _needles(secrets.values()))
+        # A JSON body is structured, any other body one text block (generators._outputs).
+        raw = raw_output([output]) if isinstance(output, str) else raw_output(structured=output)
         if response.status_code >= 400:
             short = output if isinstance(output, str) else json.dumps(output, ensure_ascii=False)
             reason = retried.describe() if retried else f"HTTP {response.status_code} {response.reason_phrase}"
             error = f"{reason}: {_one_line(short)[:200]}" if response.content else reason
             # 429 and 5xx say nothing about these arguments: not cached, a rerun asks again.
             transient = response.status_code == 429 or response.status_code >= 500
-            return CallOutcome(output=output, is_error=True, error=error, transient=transient)
-        return CallOutcome(output=output)
+            return viewed_outcome(raw, is_error=True, error=error, transient=transient)
+        return viewed_outcome(raw)
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         """Send one request, retrying by `self.retry` while the call's timeout allows.

@@ -33,6 +33,7 @@ from pydantic_core import PydanticSerializationError, to_jsonable_python
 from schemas import ConfigError, SideEffect, Tool
 
 from ._base import CallOutcome, Toolset
+from ._outputs import raw_output, viewed_outcome
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SIDE_EFFECTS = get_args(SideEffect)
@@ -127,7 +128,9 @@ class PythonToolset(Toolset):
         except Exception as exc:  # the function's failure is an observation, not a crash
             return CallOutcome(is_error=True, error=f"{type(exc).__name__}: {str(exc) or '(no message)'}")
         try:
-            return CallOutcome(output=to_jsonable_python(result))
+            value = to_jsonable_python(result)
+            # A returned string is the tool's text; any other value is JSON (generators._outputs).
+            return viewed_outcome(raw_output([value]) if isinstance(value, str) else raw_output(structured=value))
         except PydanticSerializationError as exc:
             return CallOutcome(
                 is_error=True,

@@ -377,7 +377,8 @@ class ReplaySimulator(Toolset):
         outcome = await live.call(tool, dict(arguments))
         observation = Observation(
             toolset=live.name, toolset_version=live.version, tool=tool, arguments=dict(arguments),
-            output=outcome.output, is_error=outcome.is_error, error=outcome.error,
+            output=outcome.output, raw=outcome.raw, parser=outcome.parser, is_error=outcome.is_error,
+            error=outcome.error, error_inferred=outcome.error_inferred,
             latency_ms=(time.perf_counter() - clock) * 1000, started_at=started,
         )
         self.live_observations.append(observation)

@@ -67,11 +67,15 @@ from ._fastschema import UnsupportedSchema, compile_schema
 from ._hashing import canonical_json, content_hash
 from ._jsonschema import RECORD_MODELS, SCHEMA_DIR, json_schema, write_json_schemas
 from ._records import (
+    RAW_CONTENT,
+    RAW_STRUCTURED,
+    RAW_TEXT,
     Answer,
     AnswerPointer,
     ArgumentSource,
     DialogueTurn,
     Example,
+    JudgeExample,
     Judgement,
     LeafResult,
     Normaliser,
@@ -91,6 +95,8 @@ from ._records import (
     VolatileField,
     Writer,
     call_key,
+    raw_text,
+    shown_output,
 )
 from ._rendering import (
     RenderedExample,
@@ -103,6 +109,15 @@ from ._rendering import (
     variant_key,
 )
 from ._reward_spec import JudgeSettings, RewardSpec
+from ._rl_rows import (
+    TrlSftObservationRow,
+    VerifiersRow,
+    VerlCreateKwargs,
+    VerlInteractionKwargs,
+    VerlToolAgentExtraInfo,
+    VerlToolAgentRow,
+    VerlToolKwargs,
+)
 
 __all__ = [
     "Answer",
@@ -133,6 +148,7 @@ __all__ = [
     "ExportSelection",
     "ExportedFile",
     "HfRow",
+    "JudgeExample",
     "JudgeSettings",
     "Judgement",
     "LeafResult",
@@ -152,6 +168,9 @@ __all__ = [
     "OpenAIToolMessage",
     "OpenAIUserMessage",
     "PromptTurn",
+    "RAW_CONTENT",
+    "RAW_STRUCTURED",
+    "RAW_TEXT",
     "RECORD_MODELS",
     "ReadOnlyQueryError",
     "RenderedExample",
@@ -180,9 +199,13 @@ __all__ = [
     "ToolsetUnreachable",
     "Trace",
     "TrlGrpoRow",
+    "TrlSftObservationRow",
     "TrlSftRow",
     "UnsupportedSchema",
+    "VerifiersRow",
+    "VerlCreateKwargs",
     "VerlExtraInfo",
+    "VerlInteractionKwargs",
     "VerlRewardModel",
     "VerlRow",
     "VerlSftFunctionCall",
@@ -191,6 +214,9 @@ __all__ = [
     "VerlSftRow",
     "VerlSftTool",
     "VerlSftToolCall",
+    "VerlToolAgentExtraInfo",
+    "VerlToolAgentRow",
+    "VerlToolKwargs",
     "VersionInfo",
     "VersionNotFound",
     "VolatileField",
@@ -203,8 +229,10 @@ __all__ = [
     "compile_schema",
     "content_hash",
     "json_schema",
+    "raw_text",
     "render_example",
     "rendering_stamp",
+    "shown_output",
     "tool_output_text",
     "variant_key",
     "write_json_schemas",

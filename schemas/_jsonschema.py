@@ -37,6 +37,7 @@ from ._records import (
     VolatileField,
 )
 from ._reward_spec import RewardSpec
+from ._rl_rows import TrlSftObservationRow, VerifiersRow, VerlToolAgentRow
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -50,8 +51,11 @@ RECORD_MODELS: dict[str, type[BaseModel]] = {
     "export-sharegpt": ShareGptRow,
     "export-trl-grpo": TrlGrpoRow,
     "export-trl-sft": TrlSftRow,
+    "export-trl-sft-observations": TrlSftObservationRow,
+    "export-verifiers": VerifiersRow,
     "export-verl": VerlRow,
     "export-verl-sft": VerlSftRow,
+    "export-verl-tool-agent": VerlToolAgentRow,
     "judgement": Judgement,
     "task-difficulty": TaskDifficulty,
     "tool-edge": ToolEdge,

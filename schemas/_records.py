@@ -70,16 +70,63 @@ def call_key(toolset: str, toolset_version: str | None, tool: str, arguments: An
     return content_hash([toolset, toolset_version, tool, arguments])
 
 
+RAW_TEXT = "text"
+RAW_STRUCTURED = "structured"
+RAW_CONTENT = "content"
+
+
+def raw_text(raw: Any) -> str | None:
+    """The text a tool answered with, from a recorded raw output (None when it sent no text).
+
+    A raw output (``Observation.raw``, ``Step.raw``) is an object with any of:
+    ``"text"``: the text blocks, in order (an MCP result's text content, an HTTP text body, a
+    Python tool's returned string); ``"structured"``: a JSON value (MCP structured content, an
+    HTTP JSON body, a Python tool's JSON result); ``"content"``: the other blocks, described
+    (``{"type": "image", "mime_type": "image/png", "bytes": 5120, "sha256": ...}``).
+    """
+    if not isinstance(raw, dict):
+        return None
+    texts = raw.get(RAW_TEXT)
+    if isinstance(texts, list) and texts and all(isinstance(t, str) for t in texts):
+        return "\n".join(texts)
+    return None
+
+
+def shown_output(output: Any, raw: Any) -> Any:
+    """What a tool message shows for a recorded output: the tool's own text when it answered in
+    text (its view is what pointers address, not what the tool said), else the output."""
+    text = raw_text(raw)
+    if text is not None:
+        return text
+    if isinstance(raw, dict) and RAW_STRUCTURED in raw and raw[RAW_STRUCTURED] is not None:
+        return raw[RAW_STRUCTURED]
+    return output
+
+
 class Observation(_Derived):
-    """One executed call and exactly what came back, errors included."""
+    """One executed call and exactly what came back, errors included.
+
+    ``output`` is what JSON pointers resolve into: the tool's JSON as it came back, or, when the
+    tool answered in text (or in JSON whose strings hold JSON, tables, CSV...), the *view* derived
+    from it (generators.views), with ``parser`` naming the parser and version that made it and
+    ``raw`` keeping what the tool sent (see `raw_text`). ``raw`` and ``parser`` are both None when
+    the output is plain JSON that is its own view. ``error_inferred``: the tool did not flag an
+    error (MCP is_error false, HTTP 2xx) but its output reads as one ("Error: ...", ``{"error":
+    ...}``); ``is_error`` is then true and ``error`` holds the tool's text.
+    """
 
     toolset: str
     toolset_version: str | None = None
     tool: str
     arguments: dict[str, JSONValue]
     output: JSONValue = None
+    raw: JSONValue = Field(default=None, description="What the tool sent when output is a derived view.")
+    parser: str | None = Field(default=None, description="Parser id of the view, e.g. 'json/1>csv/1'.")
     is_error: bool = False
     error: str | None = None
+    error_inferred: bool = Field(
+        default=False, description="The error was read from an output the tool did not flag as one."
+    )
     latency_ms: float = 0.0
     started_at: _dt.datetime
 
@@ -92,9 +139,16 @@ class Observation(_Derived):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def observation_id(self) -> str:
-        """Hash of what was asked and what came back (not when, not how fast)."""
+        """Hash of what was asked and what came back (not when, not how fast).
+
+        What came back is the output (the view), the error, and, for a derived view, the raw
+        output and the parser id: one raw output read by two parser versions is two observations.
+        A plain-JSON observation hashes exactly as before views existed, so its id is unchanged.
+        """
+        if self.raw is None and self.parser is None and not self.error_inferred:
+            return content_hash([self.call_key, self.output, self.is_error, self.error])
         return content_hash(
-            [self.call_key, self.output, self.is_error, self.error]
+            [self.call_key, self.output, self.is_error, self.error, self.raw, self.parser, self.error_inferred]
         )
 
 
@@ -104,8 +158,9 @@ class ArgumentSource(_Record):
     origin: Literal["user", "step"]
     how: str = Field(
         default="",
-        description="How exploration chose it: seed, schema-enum, schema-default, "
-        "schema-example, schema-type or pool.",
+        description="How exploration chose it: seed, schema-enum, schema-default, schema-example, "
+        "schema-type, schema-bounds, schema-format, description-example, sibling-example, catalogue, "
+        "composed (an array or object built from its parts), llm, probe-typo, or pool.",
     )
     step: int | None = Field(default=None, description="Index of the earlier step (origin=step).")
     pointer: str | None = Field(
@@ -128,6 +183,31 @@ class Step(_Record):
         description="Consecutive steps with the same group are parallel calls made in one "
         "assistant turn; None means a turn of its own.",
     )
+    raw: JSONValue = Field(default=None, description="What the tool sent, when output is a derived view.")
+    parser: str | None = Field(default=None, description="Parser id of the output's view (None: plain JSON).")
+
+    @classmethod
+    def from_observation(
+        cls, observation: Observation, sources: dict[str, ArgumentSource], group: int | None = None
+    ) -> Step:
+        """The step that replays ``observation`` (its output, view, raw output and parser)."""
+        return cls(
+            toolset=observation.toolset, tool=observation.tool, arguments=observation.arguments,
+            sources=sources, observation_id=observation.observation_id, output=observation.output,
+            is_error=observation.is_error, group=group, raw=observation.raw, parser=observation.parser,
+        )
+
+    def shown(self) -> Any:
+        """What the tool said, as a tool message shows it (see `shown_output`)."""
+        return shown_output(self.output, self.raw)
+
+    def hashed(self) -> dict[str, Any]:
+        """The step's JSON for content hashes: without raw and parser when they are unset, so a
+        step of plain JSON hashes as it did before views existed."""
+        data = self.model_dump(mode="json")
+        if self.raw is None and self.parser is None:
+            del data["raw"], data["parser"]
+        return data
 
 
 class Trace(_Derived):
@@ -151,7 +231,7 @@ class Trace(_Derived):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def trace_id(self) -> str:
-        return content_hash([s.model_dump(mode="json") for s in self.steps])
+        return content_hash([s.hashed() for s in self.steps])
 
     @property
     def signature(self) -> str:
@@ -172,7 +252,10 @@ class Normaliser(_Record):
 
 class AnswerPointer(_Record):
     step: int = Field(ge=0)
-    pointer: str = Field(description="RFC 6901 JSON pointer into the step's output.")
+    pointer: str = Field(
+        description="RFC 6901 JSON pointer into the step's output: into its view when the step "
+        "records a parser (e.g. '/rows/2/city', '/value', '/spans/0/value')."
+    )
 
 
 class Answer(_Record):
@@ -321,6 +404,17 @@ class RubricNode(BaseModel):
         return not self.children
 
 
+class JudgeExample(BaseModel):
+    """A worked example the judge sees before every question: a context (as the judge sees
+    one: tools, request, calls and results, final answer) and the right answer to some of
+    the rubric's questions about it, by leaf id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    context: str = Field(min_length=1)
+    answers: dict[str, Literal["yes", "no"]] = Field(min_length=1)
+
+
 class Rubric(BaseModel):
     """A rubric tree file (data/rubrics/*.yaml)."""
 
@@ -330,10 +424,26 @@ class Rubric(BaseModel):
     description: str = ""
     min_score: float = Field(default=0.0, ge=0, le=1, description="Accept at or above.")
     root: RubricNode
+    judge_examples: list[JudgeExample] = Field(
+        default_factory=list,
+        description="Worked examples shown to the judge before every question, in this order: the same "
+        "prefix for every request, so a server evaluates it once. A small judge needs them.",
+    )
 
     @property
     def rubric_hash(self) -> str:
         return content_hash(self.model_dump(mode="json"))
+
+    def judge_shots(self) -> list[tuple[str, str, str]]:
+        """(context, question, answer) for every worked answer: question by question in tree
+        order, each question's examples in file order (so a yes and a no sit side by side)."""
+        leaves = [n for n in _walk(self.root) if n.question is not None]
+        return [(ex.context, leaf.question, ex.answers[leaf.id]) for leaf in leaves if leaf.question is not None
+                for ex in self.judge_examples if leaf.id in ex.answers]
+
+
+def _walk(node: RubricNode) -> list[RubricNode]:
+    return [node, *(n for child in node.children for n in _walk(child))]
 
 
 class ToolEdge(_Record):

@@ -24,7 +24,7 @@ order), and the texts come from the same ``compact_json``: standard library JSON
 non-ASCII kept, key order kept (a tool's output reads as it came back).
 
 The stamp: ``render_example`` checks the row ``{"messages", "tools"}`` against the trl-sft row's
-JSON Schema (``schemas/json/export-trl-sft.json``, compiled: ``_fastschema``) and stamps a valid
+JSON Schema (``schemas/json/export-trl-sft.json``, checked by jsonschema-rs: ``_fastschema``) and stamps a valid
 rendering with ``rendering_stamp()``, a hash of ``RENDERING_VERSION`` and that schema. A stored
 rendering whose stamp is not today's (the schema or the rendering changed since it was written)
 is never trusted: the export renders those rows again. Bump ``RENDERING_VERSION`` whenever
@@ -66,8 +66,10 @@ def compact_json(value: Any, *, sort_keys: bool = False) -> str:
 
 
 def tool_output_text(step: Step) -> str:
-    """What a tool message shows: a string output as-is, any other JSON value as compact JSON."""
-    return step.output if isinstance(step.output, str) else compact_json(step.output)
+    """What a tool message shows: the tool's own text when it answered in text (``Step.shown``:
+    not the view derived from it), a string output as-is, any other JSON value as compact JSON."""
+    shown = step.shown()
+    return shown if isinstance(shown, str) else compact_json(shown)
 
 
 def chat_tools(example: Example) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@
 * ``quote_identifier``: the one way identifiers are put into SQL.
 * ``CONTRACT_COLUMNS``: the public views and table macros and their columns,
   for docs and tests; ``TABLE_MACROS``: which of them are macros, with their call.
+* ``Grade`` / ``NATURALNESS``: one person's grade of a row (`backchain review`, the reviews view).
 * ``GcReport``, ``MergeResult``, ``VersionDiff``: what ``Store.gc``, ``merge``
   and ``diff`` return; ``Ref``: a (dataset, ref) pair.
 """
@@ -22,6 +23,7 @@ from ._connection import LOCK_TIMEOUT_ENV
 from ._gc import GcReport
 from ._migrations import MIGRATIONS, latest_version
 from ._refs import DB_ENV_VAR, DEFAULT_DB, default_db_path, parse_ref
+from ._reviews import NATURALNESS, Grade
 from ._snapshot import ReplySnapshot
 from ._sql import CONTRACT_COLUMNS, TABLE_MACROS, quote_identifier
 from ._store import MergeResult, Ref, Store, VersionDiff
@@ -32,9 +34,11 @@ __all__ = [
     "DB_ENV_VAR",
     "DEFAULT_DB",
     "GcReport",
+    "Grade",
     "LOCK_TIMEOUT_ENV",
     "MIGRATIONS",
     "MergeResult",
+    "NATURALNESS",
     "Ref",
     "ReplySnapshot",
     "Store",

@@ -92,6 +92,7 @@ OBS_SCHEMA = pa.schema(
         ("toolset_version", pa.string()), ("tool", pa.string()), ("arguments", pa.string()),
         ("output", pa.string()), ("is_error", pa.bool_()), ("error", pa.string()),
         ("latency_ms", pa.float64()), ("started_at", UTC_TS), ("run_id", pa.string()),
+        ("raw", pa.string()), ("parser", pa.string()), ("error_inferred", pa.bool_()),  # m009
     ]
 )
 
@@ -104,6 +105,7 @@ def observations_table(observations: Sequence[Observation], run_id: str | None) 
             "arguments": canonical_json(o.arguments), "output": _json(o.output),
             "is_error": o.is_error, "error": o.error, "latency_ms": float(o.latency_ms),
             "started_at": utc(o.started_at), "run_id": run_id,
+            "raw": None if o.raw is None else _json(o.raw), "parser": o.parser, "error_inferred": o.error_inferred,
         }
         for o in observations
     )

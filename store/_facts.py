@@ -171,8 +171,8 @@ class FactsMixin:
 
     def iter_observations(self, toolsets: Sequence[str] | None = None, *, batch_size: int = 1000) -> Iterator[Observation]:
         """Recorded observations (optionally of some toolsets), streamed; e.g. for a replay simulator."""
-        sql = ("SELECT toolset, toolset_version, tool, arguments, output, is_error, error, latency_ms, started_at "
-               "FROM obs_rows")
+        sql = ("SELECT toolset, toolset_version, tool, arguments, output, is_error, error, latency_ms, started_at, "
+               "raw, parser, coalesce(error_inferred, false) FROM obs_rows")
         params: list[Any] = []
         if toolsets is not None:
             sql += " WHERE list_contains(?, toolset)"
@@ -181,11 +181,12 @@ class FactsMixin:
         try:
             cursor.execute(sql + " ORDER BY started_at, observation_id", params)
             while rows := cursor.fetchmany(batch_size):
-                for ts, ver, tool, args, out, err, msg, lat, at in rows:
+                for ts, ver, tool, args, out, err, msg, lat, at, raw, parser, inferred in rows:
                     yield Observation(
                         toolset=ts, toolset_version=ver, tool=tool, arguments=json.loads(args),
                         output=json.loads(out) if out is not None else None, is_error=err, error=msg,
                         latency_ms=lat or 0.0, started_at=at,
+                        raw=json.loads(raw) if raw is not None else None, parser=parser, error_inferred=inferred,
                     )
         finally:
             cursor.close()

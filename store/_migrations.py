@@ -31,7 +31,9 @@ from ._calls import m006_call_cache_run_owner
 from ._connection import first_row
 from ._facts import m003_tool_graph_volatility_difficulty, m004_flag_empty_results
 from ._hashing import member_digest
+from ._observations import m009_output_views
 from ._rendered import m005_render_chat
+from ._reviews import m010_reviews
 from ._sql import (
     M001_MACROS,
     M001_TABLES,
@@ -87,7 +89,7 @@ def m002_lineage_diff_retention(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial, m002_lineage_diff_retention, m003_tool_graph_volatility_difficulty,
     m004_flag_empty_results, m005_render_chat, m006_call_cache_run_owner, m007_run_accounting,
-    m008_cached_tool_calls,
+    m008_cached_tool_calls, m009_output_views, m010_reviews,
 )
 
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from ._accounting import ACCOUNTING_COLUMNS, ACCOUNTING_MACROS, RUNS_ACCOUNTING_COLUMNS
 from ._facts import FACT_COLUMNS
+from ._reviews import REVIEW_COLUMNS
 
 STATUSES = ("accepted", "rejected", "judge_error")
 
@@ -490,7 +491,7 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
     "observations": (
         "observation_id", "toolset", "tool", "arguments", "output", "is_error", "error",
         "latency_ms", "started_at", "call_key", "toolset_version", "run_id",
-        "is_empty",
+        "is_empty", "raw", "parser", "error_inferred",
     ),
     "candidates": (
         "example_id", "dataset", "run_id", "kind", "writer", "writer_model", "user_request",
@@ -534,6 +535,7 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 
 CONTRACT_COLUMNS.update(FACT_COLUMNS)
 CONTRACT_COLUMNS.update(ACCOUNTING_COLUMNS)
+CONTRACT_COLUMNS.update(REVIEW_COLUMNS)  # m010
 CONTRACT_COLUMNS["runs"] += RUNS_ACCOUNTING_COLUMNS  # m007
 
 # Names in CONTRACT_COLUMNS that are table macros (called with arguments), not views.
@@ -542,6 +544,7 @@ TABLE_MACROS: dict[str, str] = {
     "dataset_diff": "dataset_diff(dataset, a, b)",
     "version_diff": "version_diff(version_id_a, version_id_b)",
     "lineage": "lineage(example_id)",
+    "report_reviews": "report_reviews(dataset, ref)",
     **ACCOUNTING_MACROS,
 }
 

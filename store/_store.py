@@ -95,6 +95,7 @@ from ._refs import (
     check_dataset_name,
 )
 from ._rendered import RenderedMixin
+from ._reviews import ReviewsMixin
 from ._snapshot import SnapshotMixin
 from ._sql import (
     CONTRACT_COLUMNS,
@@ -145,7 +146,8 @@ class VersionDiff:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-class Store(LookupMixin, InspectMixin, CallsMixin, FactsMixin, AccountingMixin, RenderedMixin, SnapshotMixin):
+class Store(LookupMixin, InspectMixin, CallsMixin, FactsMixin, AccountingMixin, RenderedMixin, SnapshotMixin,
+            ReviewsMixin):
     """Tables, views, versions and caches in one DuckDB file."""
 
     def __init__(

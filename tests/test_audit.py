@@ -287,7 +287,8 @@ def test_write_tools_are_not_re_executed_without_allow_writes() -> None:
         tools = {t.name: t for t in await shop.list_tools()}
         out = await shop.call("order", {"sku": "T-1"})
         step = Step(toolset="shop", tool="order", arguments={"sku": "T-1"},
-                    sources={"sku": ArgumentSource(origin="user")}, observation_id="o", output=out.output)
+                    sources={"sku": ArgumentSource(origin="user")}, observation_id="o", output=out.output,
+                    raw=out.raw, parser=out.parser)
         return _example([step], [tools["order"]], AnswerPointer(step=0, pointer=""), out.output)
 
     example = asyncio.run(record())
@@ -315,3 +316,75 @@ def test_a_no_call_task_has_nothing_to_drift() -> None:
     example = Example(task=task, trace=Trace(steps=[]), tools=[])
     [result] = asyncio.run(audit_examples([example], {}))
     assert (result.status, result.calls, result.answers) == ("same", (), ())
+
+
+# --- views of text outputs: re-derived with the parser recorded with the step ---------------------
+
+class Board:
+    """A stock board that answers with a markdown table (text), as many real tools do."""
+
+    def __init__(self) -> None:
+        self.text = "| item | qty |\n|------|-----|\n| tea | 3 |\n| coffee | 7 |"
+
+    def stock(self, shop: str) -> str:
+        """The stock of a shop."""
+        return self.text
+
+
+def _record_board(board: Board) -> tuple[PythonToolset, Example]:
+    toolset = PythonToolset([board.stock], name="board", default_side_effect="read")
+
+    async def go() -> Example:
+        [tool] = await toolset.list_tools()
+        out = await toolset.call("stock", {"shop": "north"})
+        observation = Observation(toolset="board", tool="stock", arguments={"shop": "north"}, output=out.output,
+                                  raw=out.raw, parser=out.parser, started_at=dt.datetime.now(dt.UTC))
+        step = Step.from_observation(observation, {"shop": ArgumentSource(origin="user", how="seed")})
+        return _example([step], [tool], AnswerPointer(step=0, pointer="/rows/0/qty"), 3, kind="number")
+
+    return toolset, asyncio.run(go())
+
+
+def test_a_view_of_text_is_audited_with_its_recorded_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    board = Board()
+    toolset, example = _record_board(board)
+    [step] = example.trace.steps
+    assert step.parser == "markdown-table/1" and step.output["rows"][0] == {"item": "tea", "qty": 3}
+    assert step.shown() == board.text  # what a tool message shows: the tool's own text
+    [same] = asyncio.run(audit_examples([example], {"board": toolset}))
+    assert same.status == "same", same.reason
+
+    board.text = board.text.replace("| tea | 3 |", "| tea | 5 |")  # the value in the text changed
+    [changed] = asyncio.run(audit_examples([example], {"board": toolset}))
+    assert changed.status == "changed" and changed.calls[0].differing == ("/rows/0/qty",)
+    assert (changed.answers[0].recorded, changed.answers[0].today) == (3, 5)
+
+    board.text = "We are out of everything today."  # the table parser no longer reads it
+    [reshaped] = asyncio.run(audit_examples([example], {"board": toolset}))
+    assert reshaped.status == "changed" and "the output changed shape" in reshaped.reason
+
+    # A newer parser version reads the same text differently. No real change can be made to
+    # produce that here (the registry holds version 1 of each parser), so the test registers a
+    # stand-in version 2 that lowercases cells: today's derivation uses it, the audit must not.
+    from generators.views import _derive, _registry
+
+    old = _registry.REGISTRY[("markdown-table", 1)]
+    newer = _registry.Parser("markdown-table", 2, old.rank, lambda text: _lower(old.parse(text)))
+    current = tuple(newer if p is old else p for p in _registry.CURRENT)
+    monkeypatch.setitem(_registry.REGISTRY, ("markdown-table", 2), newer)
+    monkeypatch.setitem(_registry.PARSER_VERSIONS, "markdown-table", 2)
+    monkeypatch.setattr(_registry, "CURRENT", current)
+    monkeypatch.setattr(_derive, "CURRENT", current)
+    board.text = "| item | qty |\n|------|-----|\n| TEA | 3 |\n| coffee | 7 |"
+    _, upper = _record_board(board)
+    assert upper.trace.steps[0].parser == "markdown-table/2"
+    [upgraded] = asyncio.run(audit_examples([example], {"board": toolset}))
+    assert upgraded.calls[0].differing == ("/rows/0/item",)  # TEA vs tea, read by markdown-table/1
+
+
+def _lower(view: Any) -> Any:
+    if isinstance(view, dict):
+        return {k: _lower(v) for k, v in view.items()}
+    if isinstance(view, list):
+        return [_lower(v) for v in view]
+    return view.lower() if isinstance(view, str) else view

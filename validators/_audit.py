@@ -12,6 +12,11 @@ field renamed, an endpoint retired) and Firefly's critics note that a replay cac
   the pointer resolves to today against the value it resolved to when recorded (a ``no_call``
   task has no answer and no calls, so it is always ``same``).
 
+A step whose output is a view of text is compared on today's raw output re-derived with the
+parser id recorded with the step (``Step.parser``), never today's parsers: an upgraded parser
+never shows up as drift; a recorded parser that no longer accepts today's output is a change
+("the output changed shape").
+
 Calls are re-chained, as the trace was built: an argument whose source is an earlier step's
 output (``ArgumentSource(origin="step")``) takes today's value at that pointer, so a changed
 upstream value changes the downstream call, as it would for an agent solving the task today;
@@ -35,11 +40,13 @@ the toolsets from the run config stored with each example's run, and renders the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from generators import TOOL_CLOCK, CallOutcome, Toolset, resolve_pointer
+from generators import TOOL_CLOCK, CallOutcome, Toolset, resolve_pointer, view_as
+from generators.views import ViewError
 from schemas import BackchainError, Example, Step, canonical_json
 
 from ._replay import diff_pointers
@@ -110,10 +117,31 @@ class ToolDrift:
 
 @dataclass(frozen=True)
 class _Today:
-    """A call's outcome today, or why there is none."""
+    """A call's outcome today, or why there is none; ``view`` is its output as the recorded step's
+    parser reads it (``_MISSING`` when that parser no longer accepts it: ``shape`` says why)."""
 
     outcome: CallOutcome | None
     error: str | None = None
+    view: Any = None
+    shape: str | None = None
+
+
+def _as_recorded(step: Step, today: _Today) -> _Today:
+    """Today's outcome with its output re-derived by the parser recorded with ``step``.
+
+    A view of text is compared as the recorded parser version reads today's raw output, so a
+    parser upgrade never shows up as drift; a parser that no longer accepts it means the output
+    changed shape.
+    """
+    outcome = today.outcome
+    if outcome is None:
+        return today
+    if outcome.parser == step.parser:
+        return dataclasses.replace(today, view=outcome.output)
+    try:
+        return dataclasses.replace(today, view=view_as(step.parser, outcome.output, outcome.raw))
+    except ViewError as exc:
+        return dataclasses.replace(today, view=_MISSING, shape=f"the output changed shape ({exc})")
 
 
 class _Calls:
@@ -186,7 +214,7 @@ async def _audit_one(example: Example, calls: _Calls, allow_writes: bool) -> Aud
             drifts.append(CallDrift(k, step.toolset, step.tool, arguments, "unavailable", error=broken))
             today.append(_Today(None, broken))
             continue
-        result = await calls.get(step.toolset, step.tool, arguments)
+        result = _as_recorded(step, await calls.get(step.toolset, step.tool, arguments))
         today.append(result)
         drifts.append(_compare(k, step, arguments, tuple(rechained), result))
     answers = tuple(_answer_drift(example, today))
@@ -217,7 +245,7 @@ def _arguments_today(
             why = upstream.error or (upstream.outcome.error if upstream.outcome else None) or "failed"
             return arguments, rechained, f"argument {name} comes from step {source.step}, which failed today ({why})"
         try:
-            value = resolve_pointer(upstream.outcome.output, source.pointer or "")
+            value = resolve_pointer(upstream.view, source.pointer or "")
         except KeyError:
             return arguments, rechained, (
                 f"argument {name}: step {source.step}'s output has no {source.pointer} today"
@@ -239,7 +267,9 @@ def _compare(k: int, step: Step, arguments: dict[str, Any], rechained: tuple[str
         return drift("now_error", ("/",), outcome.error)
     if step.is_error and not outcome.is_error:
         return drift("now_ok", ("/",))
-    differing = tuple(diff_pointers(step.output, outcome.output))
+    if result.shape is not None:
+        return drift("changed", ("/",), result.shape)
+    differing = tuple(diff_pointers(step.output, result.view))
     return drift("changed" if differing else "same", differing, outcome.error if outcome.is_error else None)
 
 
@@ -258,8 +288,10 @@ def _answer_drift(example: Example, today: Sequence[_Today]) -> Iterable[AnswerD
             why = result.error or (result.outcome.error if result.outcome else None) or "failed"
             yield AnswerDrift(ptr.step, ptr.pointer, _plain(recorded), None, True, f"the call fails today ({why})")
             continue
-        now = _resolve(result.outcome.output, ptr.pointer)
-        if now is _MISSING:
+        now = _MISSING if result.shape is not None else _resolve(result.view, ptr.pointer)
+        if now is _MISSING and result.shape is not None:
+            yield AnswerDrift(ptr.step, ptr.pointer, _plain(recorded), None, True, result.shape)
+        elif now is _MISSING:
             yield AnswerDrift(ptr.step, ptr.pointer, _plain(recorded), None, True, "no longer in the output")
         elif recorded is _MISSING or not values_equal(recorded, now, answer.normaliser):
             yield AnswerDrift(ptr.step, ptr.pointer, _plain(recorded), now, True,

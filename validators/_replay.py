@@ -4,6 +4,11 @@ A tool whose identical call returns something different is volatile; the
 JSON pointers that differed are kept, so a check can tell an unused timestamp
 from a changed answer. Each distinct call is replayed once per run.
 
+A step whose output is a view of text (``Step.parser``) is compared on the fresh raw output
+re-derived with the *recorded* parser id, never today's parsers: an upgraded parser does not
+make a tool look volatile. When the recorded parser no longer accepts the fresh output, the
+output changed shape: the replay fails with that reason.
+
 A replay is a tool call like any other: given a `CallRecorder` with a cache,
 it is recorded under its own key (purpose ``replay:1``, not the exploration's),
 so a rerun reuses the recorded replay instead of calling the tool again, and
@@ -19,7 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from generators import CallRecorder, Toolset, replay_purpose, timeout_error
+from generators import CallRecorder, Toolset, replay_purpose, timeout_error, view_as
+from generators.views import ViewError
 from schemas import Step, VolatileField, call_key
 
 
@@ -121,6 +127,9 @@ async def replay_steps(
         toolset = toolsets.get(step.toolset)
         if toolset is None:
             return ReplayResult(key, step.tool, error=f"toolset {step.toolset!r} is not connected")
+        gone = getattr(toolset, "gone", None)
+        if gone:  # its server died during the run: no answer, and none is coming
+            return ReplayResult(key, step.tool, unreplayable=True, error=f"unreplayable: {gone}")
         for attempt in range(transient_attempts):
             replayed, transient = await recorder.call_outcome(step.toolset, toolset, step.tool,
                                                               dict(step.arguments), purpose=purpose, timeout=timeout)
@@ -140,7 +149,15 @@ async def replay_steps(
                 key, step.tool, differing=("/",),
                 error=None if not replayed.is_error else f"replay failed: {replayed.error}",
             )
-        return ReplayResult(key, step.tool, differing=tuple(diff_pointers(step.output, replayed.output)))
+        # The fresh output read by the recorded parser (not today's): a parser upgrade never
+        # shows up as a change; a parser that no longer accepts it means the output changed shape.
+        try:
+            fresh = replayed.output if replayed.parser == step.parser else view_as(
+                step.parser, replayed.output, replayed.raw)
+        except ViewError as exc:
+            return ReplayResult(key, step.tool, differing=("/",),
+                                error=f"the output changed shape: {exc} (parser {step.parser})")
+        return ReplayResult(key, step.tool, differing=tuple(diff_pointers(step.output, fresh)))
 
     # Volatile outputs often change by the second: replay no sooner than that.
     cached = recorder.cache is not None and all(

@@ -205,8 +205,8 @@ def test_toolset_values_reach_only_that_toolsets_tools() -> None:
         tools = [t for ts in toolsets.values() for t in await ts.list_tools()]
         allowed, skipped = select_tools(tools)
         catalog = _stages.ToolCatalog(tools, allowed, skipped)
-        calls = await _stages.explore(toolsets, catalog, config, config.values,
-                                      toolset_values={"alpha": {"code": ["A1", "A2", "G1"]}})
+        calls = (await _stages.explore(toolsets, catalog, config, config.values,
+                                       toolset_values={"alpha": {"code": ["A1", "A2", "G1"]}})).calls
         seen: dict[str, set[str]] = {}
         for c in calls:
             seen.setdefault(c.observation.toolset, set()).add(c.observation.arguments["code"])

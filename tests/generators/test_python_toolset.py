@@ -81,11 +81,13 @@ def test_schema_comes_from_the_signature() -> None:
 
 def test_sync_and_async_functions_are_called_with_validated_arguments() -> None:
     toolset = PythonToolset([convert, shift, divide])
-    assert _call(toolset, "convert", {"amount": 10, "precision": 1}) == CallOutcome(output=6.2)
-    assert _call(toolset, "convert", {"amount": "5", "unit": "m"}).output == 0.0  # "5" coerced
+    # A bare value is its view {"value", "kind"} (pointer /value), the value itself kept as raw.
+    assert _call(toolset, "convert", {"amount": 10, "precision": 1}) == CallOutcome(
+        output={"value": 6.2, "kind": "number"}, raw={"structured": 6.2}, parser="json/1")
+    assert _call(toolset, "convert", {"amount": "5", "unit": "m"}).output["value"] == 0.0  # "5" coerced
     shifted = _call(toolset, "shift", {"p": {"x": 1, "y": 2}, "by": 3, "json": "yes"})
     assert shifted == CallOutcome(output={"point": {"x": 4, "y": 2}, "when": "2024-01-02", "json": "yes"})
-    assert _call(toolset, "divide", {"a": 7, "b": 2}).output == 3.5  # positional-only
+    assert _call(toolset, "divide", {"a": 7, "b": 2}).output["value"] == 3.5  # positional-only
 
 
 def test_invalid_arguments_are_error_outcomes_and_the_function_is_not_called() -> None:
@@ -151,7 +153,7 @@ def test_sync_functions_run_on_the_callers_thread() -> None:
         return int(conn.execute("SELECT v + 1 FROM t").fetchone()[0])
 
     try:
-        assert _call(PythonToolset([lookup]), "lookup", {}).output == 42
+        assert _call(PythonToolset([lookup]), "lookup", {}).output["value"] == 42
     finally:
         conn.close()
 
