@@ -223,6 +223,14 @@ def render_report(meta: dict[str, Any], tables: dict[str, Table]) -> str:
                       stacked=True),
             html_table("report_leaves", leaves),
         ),
+        *([_section(
+            "Human review", sql("report_reviews"),
+            bar_chart("grades per reviewer (shares)", [str(r) for r in _column(tables["report_reviews"], "reviewer")],
+                      [("natural", _column(tables["report_reviews"], "natural_share")),
+                       ("stilted", _column(tables["report_reviews"], "stilted_share")),
+                       ("unusable", _column(tables["report_reviews"], "unusable_share"))], stacked=True),
+            html_table("report_reviews", tables["report_reviews"]),
+        )] if "report_reviews" in tables else []),
         _section(
             "Rejection reasons", sql("report_rejections"),
             bar_chart("rejected candidates by failing leaf",
@@ -242,6 +250,8 @@ def render_report(meta: dict[str, Any], tables: dict[str, Table]) -> str:
 def write_report(store: Any, dataset: str, ref: str, out: Path) -> tuple[dict[str, Any], Path]:
     """Render the report of ``dataset@ref`` to ``out``; returns the version's row and the path."""
     meta, tables = store.report_tables(dataset, ref)
+    if hasattr(store, "review_report"):  # people's grades (`backchain review`, m010)
+        tables["report_reviews"] = store.review_report(meta["dataset"], str(meta["version"]))
     text = render_report(meta, tables)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

@@ -21,6 +21,7 @@ from generators import (
     ExploreConfig,
     ExploredCall,
     Explorer,
+    ExploreReport,
     KindPlan,
     LLMWriter,
     SkippedTool,
@@ -46,8 +47,13 @@ from ._config import RunConfig
 
 Advance = Callable[[int], None]
 
-# Checks a rewrite must pass before it replaces the template draft.
-_REWRITE_GATES = ("writer", "provenance", "leakage", "no_tool_names")
+# Checks a rewrite must pass before it replaces the template draft: it kept the user's values,
+# gave nothing away, states the answer and nothing the recorded calls do not hold (issue 18).
+_REWRITE_GATES = ("writer", "provenance", "leakage", "no_tool_names", "plain_words", "intermediate_hidden",
+                  "withheld_hidden", "answer_stated", "grounded", "no_call_arithmetic", "not_copied")
+# The gates that read only the final answer: a rewrite that fails only these keeps its request
+# and takes the template's answer.
+_ANSWER_GATES = frozenset({"answer_stated", "grounded", "no_call_arithmetic", "not_copied"})
 
 
 def _noop(_: int) -> None:
@@ -65,18 +71,26 @@ async def list_tools(toolsets: Mapping[str, Toolset], config: RunConfig) -> Tool
     tools: list[Tool] = []
     for toolset in toolsets.values():
         tools.extend(await toolset.list_tools())
-    allowed, skipped = select_tools(tools, allow_writes=config.allow_writes, allow=config.allow)
+    allowed, skipped = select_tools(tools, allow_writes=config.allow_writes, allow=config.allow,
+                                    allow_likely_readonly=config.allow_likely_readonly)
     return ToolCatalog(tools, allowed, skipped)
 
 
-# A values-per-toolset hook in Explorer itself would replace this subclass.
+@dataclass
+class Explored:
+    """The explore stage's result: every call, and what exploration did (for the run summary)."""
+
+    calls: list[ExploredCall]
+    report: ExploreReport
+
+
 async def explore(
     toolsets: Mapping[str, Toolset], catalog: ToolCatalog, config: RunConfig,
     values: Mapping[str, Sequence[Any]], advance: Advance = _noop,
     toolset_values: Mapping[str, Mapping[str, Sequence[Any]]] | None = None,
     proposer: ValueProposer | None = None,
     recorder: CallRecorder | None = None,
-) -> list[ExploredCall]:
+) -> Explored:
     explorer = Explorer(
         toolsets,
         catalog.allowed,
@@ -92,7 +106,19 @@ async def explore(
         proposer=proposer,
         recorder=recorder,
     )
-    return await explorer.run(on_round=lambda _r, new: advance(len(new)))
+    calls = await explorer.run(on_round=lambda _r, new: advance(len(new)))
+    explorer.report.toolset_events.update(toolset_events(toolsets))
+    return Explored(calls, explorer.report)
+
+
+def toolset_events(toolsets: Mapping[str, Toolset]) -> dict[str, str]:
+    """What happened to each toolset's server during the run, when something did (it died)."""
+    events: dict[str, str] = {}
+    for name, toolset in toolsets.items():
+        event = getattr(toolset, "event", None)
+        if isinstance(event, str) and event:
+            events[name] = event
+    return events
 
 
 async def chain(calls: Sequence[ExploredCall], config: RunConfig) -> list[Trace]:
@@ -116,9 +142,14 @@ def _tools_for(trace: Trace, catalog: ToolCatalog) -> list[Tool]:
     return [t for t in catalog.allowed if t.toolset in used]
 
 
-async def draft(calls: Sequence[ExploredCall], traces: Sequence[Trace], config: RunConfig) -> tuple[list[Draft], KindPlan]:
-    """Template drafts in the configured kind mix, from real calls and chains."""
-    return build_drafts(calls, traces, total=config.examples, mix=config.kinds, seed=config.seed)
+async def draft(calls: Sequence[ExploredCall], traces: Sequence[Trace], config: RunConfig,
+                catalog: ToolCatalog | None = None) -> tuple[list[Draft], KindPlan]:
+    """Template drafts in the configured kind mix, from real calls and chains.
+
+    The catalog's tool descriptions and schemas are what the sentences are built from.
+    """
+    return build_drafts(calls, traces, total=config.examples, mix=config.kinds, seed=config.seed,
+                        tools=catalog.allowed if catalog is not None else None)
 
 
 async def write(
@@ -147,16 +178,24 @@ async def write(
             seed = config.seed + index * config.variants + v
             # Several variants need sampling; one is the deterministic best guess.
             temperature = 0.0 if config.variants == 1 else 0.8
-            rewritten = Example(task=await writer.rewrite(task, seed=seed, temperature=temperature),
+            rewritten = Example(task=await writer.rewrite(task, seed=seed, temperature=temperature,
+                                                          trace=trace, tools=tools),
                                 trace=trace, tools=tools)
+            failed = _failed_gates(rewritten)
+            if failed and rewritten.task.writer_error is None and set(failed) <= _ANSWER_GATES:
+                # The request is good, the answer is not: keep the request, state the answer as drafted.
+                kept = rewritten.model_copy(update={"task": rewritten.task.model_copy(update={
+                    "final_message": task.final_message,
+                    "writer_note": f"answer kept from the template: {next(iter(failed.values()))}"})})
+                if not _failed_gates(kept):
+                    rewritten, failed = kept, {}
             text = normalise_text(rewritten.task.user_request)
             if text in seen:
                 continue
             seen.add(text)
             out.append(rewritten)
-            failed = [r.reason for name in _REWRITE_GATES if not (r := CHECKS[name](rewritten, CheckContext())).passed]
             passed_any = passed_any or not failed
-            first_failure = first_failure or (failed[0] if failed else "")
+            first_failure = first_failure or next(iter(failed.values()), "")
         if not passed_any:
             note = f"fallback: llm rewrite failed: {first_failure}"
             out.append(template.model_copy(update={"task": task.model_copy(update={"writer_note": note})}))
@@ -169,6 +208,12 @@ async def write(
 
     batches = await asyncio.gather(*(tracked(first_index + i, t, k) for i, (t, k) in enumerate(drafts)))
     return [e for batch in batches for e in batch]
+
+
+def _failed_gates(example: Example) -> dict[str, str]:
+    """The rewrite gates an example fails, in order: name -> reason."""
+    return {name: f"{name}: {r.reason}" for name in _REWRITE_GATES
+            if not (r := CHECKS[name](example, CheckContext())).passed}
 
 
 async def replay(

@@ -86,7 +86,17 @@ def parse_rubric(data: Any, source: str = "rubric") -> Rubric:
         message = str(first["msg"]).removeprefix("Value error, ")
         raise ConfigError(f"rubric {source}: {where}: {message}") from exc
     _check_names(rubric.root, source)
+    questions = {n.id for n in _nodes(rubric.root) if n.question is not None}
+    for i, example in enumerate(rubric.judge_examples):
+        unknown = sorted(set(example.answers) - questions)
+        if unknown:
+            raise ConfigError(f"rubric {source}: judge_examples/{i}/answers: {unknown[0]!r} is not a judge "
+                              f"question of this rubric (questions: {', '.join(sorted(questions)) or 'none'})")
     return rubric
+
+
+def _nodes(node: RubricNode) -> list[RubricNode]:
+    return [node, *(n for child in node.children for n in _nodes(child))]
 
 
 def _check_names(node: RubricNode, path: str, seen: set[str] | None = None) -> None:

@@ -214,3 +214,45 @@ def test_429_honours_retry_after() -> None:
         server.shutdown()
         server.server_close()
     assert len(times) == 2 and times[1] - times[0] >= 1.0
+
+
+# --- the writer built for real models (issue 18): pure parts, no server -------------------------
+
+def test_writer_prompt_is_per_kind_grounded_and_short() -> None:
+    from generators._writer import _KIND_RULE, EXAMPLES
+
+    trace = _trace()
+    answer = Answer(pointers=[AnswerPointer(step=1, pointer="/timezone")], value="Europe/Paris")
+    draft = template_task(trace, answer)
+    client = ChatClient(Endpoint("http://127.0.0.1:9/v1", "m"))
+    messages = LLMWriter(client).messages(draft, trace=trace, seed=3)
+    system, example, reply, task = (m["content"] for m in messages)
+    assert _KIND_RULE["multi_step"] in system and json.loads(reply) == json.loads(EXAMPLES["multi_step"][4])
+    assert "USER VALUES: France" in task and "ANSWER: Europe/Paris" in task and draft.user_request in task
+    assert "timezone_at" not in "".join(m["content"] for m in messages)  # no tool name reaches the writer
+    assert sum(len(m["content"]) for m in messages) < 1600  # about 330 tokens: CPU prompt budget
+    # a persona and a tone per seed: variants differ
+    assert {LLMWriter(client).messages(draft, trace=trace, seed=s)[-1]["content"].split("\n")[0]
+            for s in range(8)} != {task.split("\n")[0]}
+    asyncio.run(client.aclose())
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ('{"request": "Hi?", "answer": "Yes."}', ("Hi?", "Yes.", None)),
+    ('{"request": "Hi?"}', ("Hi?", None, "reply JSON has no string field 'answer'")),
+    ('{"answer": "x"}', (None, None, "reply JSON has no string field 'request'")),
+    ("not json", (None, None, "reply is not valid JSON (Expecting value at char 0)")),
+])
+def test_parse_rewrite(text: str, parsed: tuple[object, ...]) -> None:
+    from generators._writer import parse_rewrite
+
+    assert parse_rewrite(text) == parsed
+
+
+def test_a_copied_example_is_recognised() -> None:
+    from generators._writer import EXAMPLES, copied_example
+
+    shown = json.loads(EXAMPLES["parallel"][4])
+    draft = template_task(_trace(), Answer(pointers=[AnswerPointer(step=1, pointer="/timezone")], value="Europe/Paris"))
+    assert copied_example(draft.model_copy(update={"user_request": shown["request"]})) == shown["request"]
+    assert copied_example(draft) is None

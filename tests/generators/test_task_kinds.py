@@ -16,7 +16,8 @@ from tests.conftest import BUILTIN_CMD, TIME_CMD
 from validators import CHECKS, CheckContext, ReplayReport, replay_steps, value_in_text
 
 GATES = ("record_schema", "arguments_schema", "calls_succeeded", "provenance", "leakage",
-         "no_tool_names", "answer_pointers", "replay")
+         "no_tool_names", "answer_pointers", "answer_stated", "replay", "echo_field", "worth_asking",
+         "same_field_twice", "intermediate_hidden", "no_call_arithmetic", "plain_words", "grounded")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def built() -> tuple[list[Example], object, ReplayReport, dict[str, str | None]]
             calls = await explorer.run()
             traces = build_traces(calls, limit=40, seed=4)
             mix = {"single": 2, "multi_step": 2, "parallel": 2, "multi_turn": 2, "error_recovery": 2, "no_call": 2}
-            drafts, plan = build_drafts(calls, traces, total=12, mix=mix, seed=4)
+            drafts, plan = build_drafts(calls, traces, total=12, mix=mix, seed=4, tools=allowed)
             examples = [Example(task=task, trace=trace, tools=allowed) for trace, task in drafts]
             report = await replay_steps(toolsets, [s for e in examples for s in e.trace.steps],
                                         recorded_at=max(c.observation.started_at for c in calls))
@@ -76,8 +77,9 @@ def test_kind_shapes(built) -> None:
             assert task.answer.pointers[0].step == len(steps) - 1
         elif task.kind == "no_call":
             assert steps == [] and task.answer is None
-            a, b = task.user_values.values()
-            assert str(round(a + b, 6)).rstrip("0").rstrip(".") in task.final_message.replace(",", "")
+            keys = [k.split("@")[0] for k in task.user_values]
+            assert len(keys) == 2 and keys[0] == keys[1]  # two values of one field: the same kind
+            assert CHECKS["no_call_arithmetic"](e, CheckContext()).passed
         elif task.kind == "multi_step":
             assert any(src.origin == "step" for s in steps for src in s.sources.values())
         else:
@@ -88,3 +90,55 @@ def test_allocate_splits_by_weight_and_sums_to_total() -> None:
     assert allocate({"a": 3, "b": 1}, 8) == {"a": 6, "b": 2}
     assert sum(allocate({"a": 1, "b": 1, "c": 1}, 10).values()) == 10
     assert allocate({"a": 0, "b": 1}, 3) == {"b": 3}
+
+
+# --- the phrasing layer and the slips error_recovery accepts (issue 18) --------------------------
+
+@pytest.mark.parametrize(("key", "description", "value", "noun", "kind", "unit", "shown"), [
+    ("wind_speed_mph", "Wind speed, miles per hour.", 11.51, "wind speed", "number", "miles per hour",
+     "11.51 miles per hour"),
+    ("seats", "Number of seats.", 149, "number of seats", "count", None, "149"),
+    ("dep_delay_min", "", 12, "departure delay", "number", "minutes", "12 minutes"),
+    ("population", "Population (countryinfo dataset, mid-2010s figures).", 68042591, "population", "number",
+     None, "68,042,591"),
+    ("dawn", "Civil dawn, ISO 8601 with offset.", "2013-07-04T04:47:14-05:00", "civil dawn", "datetime", None,
+     "4:47 a.m. on July 4, 2013"),
+    ("date", "Date of the next public holiday, YYYY-MM-DD.", "2024-07-14", "date of the next public holiday",
+     "date", None, "July 14, 2024"),
+    ("timezone", "IANA timezone name in force at that point.", "Europe/Paris", "time zone", "text", None,
+     "Europe/Paris"),
+    ("is_dst", "", False, "is daylight saving time", "flag", None, "no"),
+    ("request_id", "", "a1b2c3d4", "request ID", "id", None, "a1b2c3d4"),
+])
+def test_meanings_come_from_descriptions_and_names(key, description, value, noun, kind, unit, shown) -> None:
+    from generators._phrasing import meaning_of, value_text
+
+    m = meaning_of(key, description, value)
+    assert (m.noun, m.kind, m.unit) == (noun, kind, unit)
+    assert value_text(value, m) == shown
+
+
+@pytest.mark.parametrize(("value", "hint", "shown"), [
+    (14, "hour", "2 p.m."), (0, "hour", "midnight"), (12, "month", "December"), ("09:30", None, "9:30 a.m."),
+    ("degC", "unit", "°C"), ("+9.0h", None, "+9 hours"), ("2026-03-01", None, "March 1, 2026"),
+])
+def test_values_are_written_as_people_write_them(value, hint, shown) -> None:
+    from generators._phrasing import value_text
+    from validators import value_in_text
+
+    assert value_text(value, None, hint=hint) == shown
+    assert value_in_text(value, f"... at {shown} ...", hint=hint)  # the normaliser reads what the writer writes
+
+
+@pytest.mark.parametrize(("failed", "fixed", "slip"), [
+    ({"country": "Farnce"}, {"country": "France"}, "country"),  # swapped neighbours
+    ({"country": "Frnce"}, {"country": "France"}, "country"),  # a letter missing
+    ({"date": "07/04/2013", "origin": "JFK"}, {"date": "2013-07-04", "origin": "JFK"}, "date"),  # another format
+    ({"origin": "JFK"}, {"date": "2013-07-04", "origin": "JFK"}, "date"),  # a missing field
+    ({"country": "Brazil"}, {"country": "France"}, None),  # another value is no slip
+    ({"country": "Farnce", "year": 2013}, {"country": "France", "year": 2024}, None),  # two differences
+])
+def test_slip_of(failed, fixed, slip) -> None:
+    from generators._task_kinds import slip_of
+
+    assert slip_of(failed, fixed) == slip

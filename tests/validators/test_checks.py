@@ -8,14 +8,17 @@ produces them from real re-executed calls.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from generators import choose_answer, template_task
-from schemas import ArgumentSource, Example
+from generators import FieldStats, choose_answer, template_task
+from schemas import ArgumentSource, DialogueTurn, Example, Trace
 from validators import CHECKS, CheckContext, CheckResult
 
 from ._examples import (
     COUNTRY_OUTPUT,
+    TIMEZONE_OUTPUT,
     answer,
     context,
     country_step,
@@ -42,6 +45,9 @@ def test_the_checks_tested_here_are_all_the_checks() -> None:
     assert set(CHECKS) == {
         "answer_pointers", "answer_stated", "arguments_schema", "calls_succeeded", "leakage",
         "no_tool_names", "provenance", "record_schema", "replay", "writer",
+        # issue 18: gates on what is asked and what is said
+        "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden",
+        "unit_kept", "no_call_arithmetic", "plain_words", "grounded", "not_copied", "withheld_hidden",
     }
 
 
@@ -397,3 +403,170 @@ def test_differing_field_that_nothing_uses_passes(k: int, differing: tuple[str, 
     ex = example()
     assert run("replay", ex, context(ex, differing={k: differing})).passed
 
+
+
+# --- issue 18: planted defects of each kind are rejected, each with its named reason --------------
+
+def _weather_tool_stats(values: list[object]) -> FieldStats:
+    rows = [("builtin", "timezone_at", {"latitude": i, "longitude": i}, {"timezone": v}, False)
+            for i, v in enumerate(values)]
+    return FieldStats.from_outputs(rows)
+
+
+def test_constant_field_is_rejected_with_the_runs_observations() -> None:
+    ex = example()
+    constant = CheckContext(replay=context(ex).replay, fields=_weather_tool_stats(["Europe/Paris"] * 3))
+    assert fails("constant_field", ex, constant).startswith("constant field: timezone_at gives 'Europe/Paris'")
+    varied = CheckContext(replay=context(ex).replay, fields=_weather_tool_stats(["Europe/Paris", "Asia/Tokyo",
+                                                                                  "Europe/Paris"]))
+    assert run("constant_field", ex, varied).passed
+    # Two observations are too few to call a field constant.
+    assert run("constant_field", ex, CheckContext(fields=_weather_tool_stats(["Europe/Paris"] * 2))).passed
+
+
+def test_echo_field_is_rejected() -> None:
+    ex = example(ans=answer(48.8566, (1, "/latitude"), kind="number"), final_message="The latitude is 48.8566.",
+                 request="What is the latitude of the capital of France?")
+    assert fails("echo_field", ex).startswith("echo field: the answer 48.8566")
+
+
+@pytest.mark.parametrize(("pointer", "value", "kind"), [
+    ("/is_dst", False, "flag"), ("/request_id", "a1b2c3", "id"), ("/status_code", "midnight_sun", "flag"),
+])
+def test_ids_and_flags_are_not_worth_asking(pointer: str, value: object, kind: str) -> None:
+    output = {**TIMEZONE_OUTPUT_BASE, pointer.strip("/"): value}
+    ex = example(steps=[country_step(), timezone_step(output=output)], ans=answer(value, (1, pointer)),
+                 final_message=f"It is {value}.")
+    assert fails("worth_asking", ex) == f"not worth asking: the answer {value!r} at {pointer} is an {kind}"
+
+
+def test_the_same_field_asked_twice_is_rejected() -> None:
+    steps = [timezone_step(sources=_user_sources(), output={"timezone": "Europe/Paris"}).model_copy(
+        update={"group": 0}) for _ in range(2)]
+    steps[1] = timezone_step(latitude=48.86, sources=_user_sources(), output={"timezone": "Europe/Paris"})
+    ex = example(steps=steps, kind="parallel", request="Which time zone is 48.8566, 2.3522 in, and 48.86, 2.3522?",
+                 ans=answer(["Europe/Paris", "Europe/Paris"], (0, "/timezone"), (1, "/timezone")),
+                 user_values={"latitude": 48.8566, "longitude": 2.3522, "latitude@1": 48.86},
+                 final_message="Both are in Europe/Paris, and Europe/Paris.")
+    assert fails("same_field_twice", ex) == "same field twice: timezone_at /timezone is asked twice"
+
+
+def test_a_chain_whose_request_gives_the_intermediate_value_is_rejected() -> None:
+    ex = example(request="What time zone is France in, at 48.8566, 2.3522?")
+    assert fails("intermediate_hidden", ex).startswith("intermediate value given: the request already states 48.8566")
+
+
+def test_a_value_passed_on_in_another_unit_is_rejected() -> None:
+    route = step("route_stats", {"dest": "LAX"}, {"dest": ArgumentSource(origin="user", how="seed")},
+                 {"distance": {"value": 762.0, "unit": "mile"}})
+    convert = step("convert_units", {"value": 762.0, "unit": "kilometer", "to_unit": "mile"},
+                   {"value": ArgumentSource(origin="step", how="pool", step=0, pointer="/distance/value"),
+                    "unit": ArgumentSource(origin="user", how="seed"),
+                    "to_unit": ArgumentSource(origin="user", how="seed")}, {"value": 473.5, "unit": "mile"})
+    ex = example(steps=[route, convert], ans=answer(473.5, (1, "/value"), kind="number"))
+    assert fails("unit_kept", ex) == ("unit changed: step 2 (convert_units) reads a value recorded in 'mile' "
+                                      "as 'kilometer'")
+    kept = example(steps=[route, convert.model_copy(update={"arguments": {**convert.arguments, "unit": "mile"}})],
+                   ans=answer(473.5, (1, "/value"), kind="number"))
+    assert run("unit_kept", kept).passed
+
+
+def _no_call(request: str, final: str, values: dict[str, object]) -> Example:
+    return example(steps=[], kind="no_call", ans=None, request=request, final_message=final, user_values=values)
+
+
+def test_no_call_arithmetic_is_recomputed() -> None:
+    good = _no_call("One flight was 12 minutes late and another 5. What is the difference?",
+                    "The difference is 7 minutes.", {"dep_delay_min": 12, "dep_delay_min@2": 5})
+    assert run("no_call_arithmetic", good).passed
+    wrong = _no_call("One flight was 12 minutes late and another 5. What is the difference?",
+                     "The difference is 8 minutes.", {"dep_delay_min": 12, "dep_delay_min@2": 5})
+    assert fails("no_call_arithmetic", wrong).startswith("no_call arithmetic: the final message does not state "
+                                                         "the difference of 12 and 5 (7)")
+    mixed = _no_call("A latitude of 48.85 and a temperature of 20.5: what do they add up to?",
+                     "Together 69.35.", {"latitude": 48.85, "temp_f": 20.5})
+    assert fails("no_call_arithmetic", mixed) == ("no_call arithmetic: latitude and temp_f are quantities of "
+                                                  "different kinds")
+    made_up_unit = _no_call("MQ flies to 20 destinations and OO to 5. What's the difference?",
+                            "MQ is 15 metres farther.", {"destinations": 20, "destinations@2": 5})
+    assert fails("no_call_arithmetic", made_up_unit) == ("no_call arithmetic: the final message gives 'metre' "
+                                                         "to values without a unit")
+    same_unit = _no_call("A departure delay of 12 minutes and an arrival delay of 5 minutes: the total?",
+                         "That is 17 minutes in all.", {"dep_delay_min": 12, "arr_delay_min": 5})
+    assert run("no_call_arithmetic", same_unit).passed
+
+
+@pytest.mark.parametrize(("request_text", "token"), [
+    ("For tailnum N14228, what is the seats?", "tailnum"),  # a tool's parameter name is no word
+    ("What is the wind_speed_mph at JFK?", "wind_speed_mph"),
+    ("What is the windSpeed at JFK?", "windSpeed"),
+    ("Look up /destinations/3/dest for EWR.", "/destinations/3/dest"),
+    ("Look up the dest of destinations item 3 for EWR.", "item 3"),
+])
+def test_identifiers_in_the_request_are_rejected(request_text: str, token: str) -> None:
+    ex = example(request=request_text + " France")
+    reason = run("plain_words", ex).reason
+    if token == "tailnum":  # a bare field name is caught as the tool's own word only when it has one
+        assert run("plain_words", ex).passed or token in reason
+        return
+    assert fails("plain_words", ex) == f"identifier in the request: {token!r}"
+
+
+def test_identifier_like_user_values_are_allowed() -> None:
+    ex = example(steps=[country_step(), timezone_step(output={"timezone": "America/New_York"})],
+                 ans=answer("America/New_York"), final_message="It is in America/New_York.")
+    assert run("plain_words", ex).passed
+    named = example(final_message="timezone_at says Europe/Paris.")
+    assert fails("plain_words", named) == "identifier in the answer: 'timezone_at'"
+
+
+def test_an_answer_stating_a_number_no_output_holds_is_rejected() -> None:
+    ex = example(ans=answer(68042591, (0, "/population"), kind="number"),
+                 request="How many people live in France?",
+                 final_message="France has 68,042,591 people, up 2.5% since 2010.")
+    assert fails("grounded", ex).startswith("ungrounded answer: 2.5")
+    assert run("grounded", ex.model_copy(update={"task": ex.task.model_copy(update={
+        "final_message": "About 68,042,591 people live in France."})})).passed
+
+
+def test_a_rewrite_copying_the_writer_example_is_rejected() -> None:
+    from generators._writer import EXAMPLES
+
+    copied = json.loads(EXAMPLES["single"][4])["request"]
+    ex = example(request=copied, writer="llm")
+    assert fails("not_copied", ex).startswith("copies the writer's example:")
+    assert run("not_copied", example(writer="llm")).passed
+
+
+def test_an_error_recovery_failed_call_must_be_an_honest_slip() -> None:
+    fixed = country_step()
+    slip = step("country_info", {"country": "Farnce"}, {"country": ArgumentSource(origin="user", how="probe-typo")},
+                {"error": "unknown country"}, is_error=True)
+    ans_ = answer("FR", (1, "/country_code"))
+    honest = example(steps=[slip, fixed], kind="error_recovery", ans=ans_, request="What is France's ISO code?",
+                     final_message="It is FR.")
+    assert run("provenance", honest).passed
+    other = step("country_info", {"country": "Brazil"}, {"country": ArgumentSource(origin="user", how="seed")},
+                 {"error": "x"}, is_error=True)
+    hallucinated = example(steps=[other, fixed], kind="error_recovery", ans=ans_,
+                           request="What is France's ISO code?", final_message="It is FR.")
+    assert fails("provenance", hallucinated).startswith("step 1 (country_info): the failed call is not an honest slip")
+    missing = step("country_info", {}, {}, {"error": "country is required"}, is_error=True)
+    assert run("provenance", honest.model_copy(update={"trace": Trace(steps=[missing, fixed])})).passed
+
+
+TIMEZONE_OUTPUT_BASE = dict(TIMEZONE_OUTPUT)
+
+
+def _user_sources() -> dict[str, ArgumentSource]:
+    return {p: ArgumentSource(origin="user", how="seed") for p in ("latitude", "longitude")}
+
+
+def test_a_multi_turn_request_that_already_says_the_withheld_value_is_rejected() -> None:
+    dialogue = [DialogueTurn(role="assistant", content="Which country do you mean?"),
+                DialogueTurn(role="user", content="France.")]
+    good = example(kind="multi_turn", request="What time zone is the capital of a country in?", dialogue=dialogue)
+    assert run("withheld_hidden", good).passed
+    said = example(kind="multi_turn", request="What time zone is the capital of France in?", dialogue=dialogue)
+    assert fails("withheld_hidden", said) == ("withheld value given: the request already states 'France', which "
+                                              "the user supplies only later")

@@ -118,7 +118,10 @@ def test_values_equal(expected: Any, got: Any, kind: str, tolerance: float, equa
         (_answer(48.8566, "number", 1e-6), "It sits at 48.85660 degrees.", True),
         (_answer(48.8566, "number", 1e-6), "It sits at 148.85661 degrees.", False),
         (_answer(48.8566, "number", 1e-3), "Roughly 48.857.", True),
-        (_answer(48.8566, "number", 0.0), "Roughly 48.857.", False),
+        # stated rounding: the reply says it rounds, or keeps four significant digits
+        (_answer(48.8566, "number", 0.0), "Roughly 48.857.", True),
+        (_answer(48.8566, "number", 0.0), "It is 48.9.", False),
+        (_answer(48.8566, "number", 0.0), "About 49.", False),
         (_answer(-3, "number"), "It is -3 degrees.", True),
         (_answer(1234, "number"), "1234.0 in total", True),
         (_answer(1234, "number"), "1.234e3 in total", True),
@@ -158,3 +161,130 @@ def test_answer_checker_reads_dates_in_free_text() -> None:
     assert answer_in_text(answer, "Bastille Day is 14 July 2024")
     assert not answer_in_text(answer, "It is on 2024-07-15.")
     assert not answer_in_text(answer, "Sometime in July.")
+
+
+# --- issue 18: one normaliser for provenance, leakage, answer stated and answer match ---------
+
+# (value, text, keyword arguments, stated?) for value_in_text: the spellings people write must
+# match, and a different value written the same way must not.
+STATED = [
+    # numbers: grouping, trailing zeros, exponents, words, percent
+    (3125, "about 3,125 flights", {}, True),
+    (3125, "3125.0 flights", {}, True),
+    (3125, "3.125e3 flights", {}, True),
+    (3125, "3,126 flights", {}, False),
+    (3125, "31,250 flights", {}, False),
+    (5, "five holidays", {}, True),
+    (45, "a humidity of 45%", {}, True),
+    (0.45, "45% of them", {}, True),
+    (45, "45 percent humidity", {}, True),
+    (-5, "a delay of \u22125 minutes", {}, True),
+    # units: the same unit in any spelling; another unit of the dimension is another value
+    (762, "a route of 762 miles", {"unit": "mile"}, True),
+    (762, "a route of 762 mi", {"unit": "mile"}, True),
+    (762, "a route of 762 km", {"unit": "mile"}, False),
+    (762, "a route of 762 kilometres", {"unit": "miles"}, False),
+    (11.51, "wind at 11.51 mph", {"unit": "miles per hour"}, True),
+    ("degC", "convert 30 °C to Fahrenheit", {"hint": "unit"}, True),
+    ("degC", "convert 30 degrees Celsius", {"hint": "unit"}, True),
+    ("kilometer", "how many kilometres is that", {"hint": "unit"}, True),
+    ("mile", "26.2 miles in km", {"hint": "unit"}, True),
+    ("kilometer", "how many miles is that", {"hint": "unit"}, False),
+    # dates: ISO and the written forms; another day is not the date
+    ("2026-03-01", "on March 1, 2026", {}, True),
+    ("2026-03-01", "on 1 March 2026", {}, True),
+    ("2026-03-01", "on the 1st of March 2026", {}, True),
+    ("2026-03-01", "on Mar. 1st, 2026", {}, True),
+    ("2026-03-01", "on 03/01/2026", {}, True),
+    ("2026-03-01", "on 2026-03-01", {}, True),
+    ("2026-03-01", "on March 2, 2026", {}, False),
+    ("2026-03-01", "in March 2026", {}, False),
+    ("2026-03-01", "on March 1, 2025", {}, False),
+    (2013, "on July 4, 2013", {}, True),
+    # times, hours, months
+    ("14:00", "at 2 pm", {}, True),
+    ("14:00", "at 2:00 p.m.", {}, True),
+    ("14:00", "at 14:00", {}, True),
+    ("09:30", "at 9:30 am", {}, True),
+    ("14:00", "at 2 am", {}, False),
+    ("2013-07-04T04:47:14-05:00", "dawn is at 4:47 a.m.", {}, True),
+    ("2013-07-04T04:47:14-05:00", "dawn is at 04:47:14", {}, True),
+    ("2013-07-04T04:47:14-05:00", "dawn is at 5:47 a.m.", {}, False),
+    (14, "at 2 pm on July 4", {"hint": "hour"}, True),
+    (8, "at 08:00", {"hint": "hour"}, True),
+    (8, "at 8 pm", {"hint": "hour"}, False),
+    (12, "flights in December", {"hint": "month"}, True),
+    (12, "flights in November", {"hint": "month"}, False),
+    # durations
+    ("+9.0h", "Tokyo is 9 hours ahead", {}, True),
+    ("+9.0h", "Tokyo is 8 hours ahead", {}, False),
+    # case and whitespace; a code and its name where an output gives both
+    ("EUR", "prices in eur", {}, True),
+    ("FR", "holidays in France", {"aliases": {"fr": {"France"}}}, True),
+    ("France", "holidays in FR", {"aliases": {"france": {"FR"}}}, True),
+    ("FR", "holidays in Germany", {"aliases": {"fr": {"France"}}}, False),
+    ("FR", "holidays in France", {}, False),
+]
+
+
+@pytest.mark.parametrize(("value", "text", "kwargs", "stated"), STATED)
+def test_one_normaliser_table(value: Any, text: str, kwargs: dict[str, Any], stated: bool) -> None:
+    assert value_in_text(value, text, **kwargs) is stated, (value, text)
+
+
+# Leakage reads the same way, and also catches any rounding of the answer.
+LEAKED = [
+    (11.51, "is the wind near 11.5 mph?", True),
+    (149, "does it have 149 seats?", True),
+    (3125.4, "about 3,125.4 flights", True),
+    ("2013-07-04", "what happened on July 4th, 2013?", True),
+    ("2013-07-04T04:47:14-05:00", "is dawn at 4:47 am?", True),
+    ("United Air Lines Inc.", "is it united air lines inc?", True),
+    (11.51, "what is the wind speed at 11:00?", False),
+    (1, "one more question about 2013", False),
+]
+
+
+@pytest.mark.parametrize(("value", "text", "leaked"), LEAKED)
+def test_leakage_catches_other_formats(value: Any, text: str, leaked: bool) -> None:
+    assert value_in_text(value, text, lenient=True) is leaked
+
+
+# The answer checker: a natural rewrite passes; a wrong value in the same format does not.
+ANSWERED = [
+    (_answer(3125, "number"), "There were 3,125 flights.", True),
+    (_answer(11.51, "number", 1e-6), "The wind was about 11.5 mph.", True),
+    (_answer(11.51, "number", 1e-6), "The wind was 11.5 mph.", False),
+    (_answer(11.51, "number", 1e-6), "The wind was about 12.5 mph.", False),
+    (_answer(762.0, "number", 1e-6), "It is 762 miles.", True),
+    (_answer("2026-03-01", "date"), "It falls on Sunday, March 1st, 2026.", True),
+    (_answer("2026-03-01", "date"), "It falls on March 2, 2026.", False),
+    (_answer("Europe/Paris"), "That is Europe/Paris time.", True),
+]
+
+
+@pytest.mark.parametrize(("answer", "text", "found"), ANSWERED)
+def test_answer_checker_reads_natural_answers(answer: Answer, text: str, found: bool) -> None:
+    assert answer_in_text(answer, text) is found
+
+
+def test_units_decide_a_number_answer() -> None:
+    ans = _answer(762.0, "number", 1e-6)
+    assert answer_in_text(ans, "The route is 762 miles long.", unit="mile")
+    assert not answer_in_text(ans, "The route is 762 km long.", unit="mile")
+
+
+def test_code_name_aliases_come_from_recorded_outputs() -> None:
+    from validators._text import code_name_aliases
+
+    aliases = code_name_aliases([{"country_code": "FR", "alpha3": "FRA", "name": "France", "population": 68},
+                                 {"carriers": [{"carrier": "UA", "name": "United Air Lines Inc."}]}])
+    assert aliases["fr"] == {"France"} and aliases["fra"] == {"France"}
+    assert aliases["france"] == {"FR", "FRA"} and aliases["ua"] == {"United Air Lines Inc."}
+
+
+def test_unsupported_numbers_names_what_no_output_says() -> None:
+    from validators._text import unsupported_numbers
+
+    assert unsupported_numbers("sqrt(144) + 7 is 25.83", ["what is sqrt(144) + 7?"], [19.0]) == ["25.83"]
+    assert unsupported_numbers("It is 19 at 2 pm on July 4, 2013.", ["on 2013-07-04 at 14:00"], [19.0]) == []
