@@ -12,9 +12,18 @@
 
 Formats (``FORMATS``), one module each: ``trl-sft``, ``trl-grpo`` (+ reward module), ``verl``
 (RL), ``verl-sft``, ``openai``, ``sharegpt`` (+ dataset_info.json), ``hf`` (DatasetDict +
-card), ``bfcl`` (questions + possible answers). Row shapes live in ``schemas`` with their JSON
-Schemas in schemas/json/export-*.json; every row is checked against its schema before it is
-written. Exporters read what store/ hands them and never call tools or models.
+card), ``bfcl`` (questions + possible answers), ``verifiers`` (an environment package). Row
+shapes live in ``schemas`` with their JSON Schemas in schemas/json/export-*.json; every row is
+checked against its schema before it is written. Exporters read what store/ hands them and
+never call tools or models.
+
+RL environments (issue 19), chosen by ``ExportOptions``: ``verl`` with ``multi_turn`` (rows for
+verl's tool agent loop + ``<stem>.tools.yaml``, exporters/_verl_tool_agent.py), ``trl-grpo`` with
+``tools_module`` (``<stem>.tools.py``: typed replay-backed tool functions and an
+``environment_factory`` class, exporters/_trl_tools.py), ``verifiers`` (exporters/_verifiers.py);
+``trl-sft`` with ``observations`` writes observation-prediction rows (exporters/_observations.py).
+What those files run at training time, answering tool calls from the replay table and scoring
+with the rubric tree of the reward spec, is ``exporters.rl_env``.
 
 Rows go out in the order the store holds the examples. A trl-sft parquet export without
 ``--dedup`` copies the chat renderings the store keeps per example (exporters/_fast.py: no body

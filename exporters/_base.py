@@ -20,6 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from datasets import Features, Json, List
@@ -40,6 +41,12 @@ class ExportOptions:
 
     train_on_tool_outputs: float | None = None
     """Weight for tool messages as training targets (formats with ``tool_weights``); off: None."""
+    multi_turn: bool = False
+    """verl: rows for verl's tool agent loop, a tools.yaml and the replay-backed tool (``--multi-turn``)."""
+    tools_module: bool = False
+    """trl-grpo: a tools module of replay-backed functions and an environment class (``--tools-module``)."""
+    observations: bool = False
+    """trl-sft: observation-prediction rows, a tool's recorded output as the target (``--observations``)."""
 
 
 DEFAULT_OPTIONS = ExportOptions()
@@ -73,6 +80,8 @@ class FinishContext:
     stem: str = "data"
     existing: dict[str, bytes] = field(default_factory=dict)
     """Current content of files an extra file would update in place (dataset_info.json)."""
+    target_dir: Path = Path(".")
+    """The directory the export lands in, absolute (for files that must name other files by path)."""
 
 
 class ExportFormat(ABC):
@@ -89,6 +98,9 @@ class ExportFormat(ABC):
     """Tool messages can carry a training weight (``--train-on-tool-outputs``)."""
     usage: ClassVar[str] = ""
     """How the consumer loads the files ({file} is the data file's name); goes into the manifest."""
+    directory_marker: ClassVar[str] = ""
+    """A format that writes a directory: the file an earlier export of it left there (so a
+    re-export may replace it); any other non-empty directory is refused."""
 
     @abstractmethod
     def row(
@@ -97,9 +109,21 @@ class ExportFormat(ABC):
     ) -> dict[str, Any]:
         """The row for one example, as plain JSON values (nested objects, not JSON text)."""
 
+    def rows(
+        self, example: Example, score: float | None, split: str, index: int, version: VersionInfo,
+        options: ExportOptions = DEFAULT_OPTIONS,
+    ) -> list[dict[str, Any]]:
+        """The rows for one example: one (``row``), unless a format makes several or none
+        (observation rows: one per tool output); ``index`` is the first row's position."""
+        return [self.row(example, score, split, index, version, options)]
+
     def extra_files(self, ctx: FinishContext) -> list[ExtraFile]:
         """Files written beside the data; none unless a format needs them."""
         return []
+
+    def sidecar_paths(self, stem: str) -> tuple[str, str]:
+        """Where an RL format's reward spec and replay table go, relative to the output's directory."""
+        return f"{stem}.reward_spec.json", f"{stem}.replay.parquet"
 
     @property
     def json_columns(self) -> tuple[str, ...]:
@@ -109,6 +133,17 @@ class ExportFormat(ABC):
             for name, feature in self.features.items()
             if isinstance(feature, Json)
             or (isinstance(feature, List) and isinstance(feature.feature, Json))
+        )
+
+    @property
+    def nested_json_columns(self) -> tuple[tuple[str, str], ...]:
+        """(column, field) of ``Json`` fields inside a struct column (verl's extra_info.tools_kwargs)."""
+        return tuple(
+            (name, inner)
+            for name, feature in self.features.items()
+            if isinstance(feature, dict)
+            for inner, sub in feature.items()
+            if isinstance(sub, Json)
         )
 
 
@@ -135,6 +170,12 @@ def ground_truth(example: Example) -> dict[str, Any]:
         "normaliser": answer.normaliser.model_dump(mode="json") if answer else None,
         "expected_calls": expected_calls(example),
     }
+
+
+#: Appended to the usage of an SFT format with no per-message loss mask (TRL 1.16's SFTTrainer and
+#: verl's MultiTurnSFTDataset train every assistant message; LLaMA-Factory masks only whole histories).
+NO_TURN_MASK = (" error_recovery rows: this format cannot mark one turn untrained, so their failed call is a "
+                "training target; use --format openai (weight 0 on it) or --kinds without error_recovery.")
 
 
 def failed_turns(example: Example) -> set[int]:

@@ -22,8 +22,9 @@ read it back to write parquet (measured: bench/export.py). JSON Lines are writte
 standard library rather than ``Dataset.to_json``, which goes through pandas and rounds floats
 to 10 decimals (datasets 5.2 / pandas 3.1: ``1.23456789012345`` became ``1.2345678901``).
 
-Every row is checked against its format's JSON Schema (``RowChecker``): a compiled check
-(``schemas.compile_schema``) decides, and for a row that fails, ``jsonschema`` names the field.
+Every row is checked against its format's JSON Schema (``RowChecker``): a fast check
+(``schemas.compile_schema``: jsonschema-rs, see bench/fastschema.py) decides, and for a row that
+fails, ``jsonschema`` names the field.
 
 What datasets will load differently (its JSON decoder is not exact for some floats) is
 recorded per value in the manifest's ``load_drift``; values without a float or a long integer
@@ -188,7 +189,7 @@ class RowChecker:
             return
         example_id = example.example_id
         error = _first_error(self._validator, row)
-        if error is None:  # the compiled check and jsonschema disagree: trust jsonschema
+        if error is None:  # the fast check and jsonschema disagree: trust jsonschema
             return
         raise ExportError(
             f"example {example_id}: the {self.format_name} row does not match "
@@ -201,6 +202,14 @@ def build_row(fmt: ExportFormat, example: Example, score: float | None, split: s
               version: VersionInfo, options: ExportOptions) -> dict[str, Any]:
     try:
         return fmt.row(example, score, split, index, version, options)
+    except ValueError as exc:
+        raise ExportError(f"example {example.example_id}: cannot build a {fmt.name} row: {exc}") from exc
+
+
+def build_rows(fmt: ExportFormat, example: Example, score: float | None, split: str, index: int,
+               version: VersionInfo, options: ExportOptions) -> list[dict[str, Any]]:
+    try:
+        return fmt.rows(example, score, split, index, version, options)
     except ValueError as exc:
         raise ExportError(f"example {example.example_id}: cannot build a {fmt.name} row: {exc}") from exc
 
@@ -324,45 +333,60 @@ def write_rows(
     version: VersionInfo,
     options: ExportOptions = DEFAULT_OPTIONS,
     split_names: list[str] | None = None,
+    prefix: str = "",
 ) -> tuple[list[DataFile], list[LoadDrift]]:
-    """Write ``rows`` as ``fmt`` into ``stage``: one file, or one per split of ``split_names``."""
+    """Write ``rows`` as ``fmt`` into ``stage``: one file, or one per split of ``split_names``.
+
+    ``prefix``: a directory (ending in '/') inside the output's directory to write the files in.
+    """
     suffix = out.suffix.lower()
     checker = RowChecker(fmt.schema_name, fmt.name)
     json_columns = fmt.json_columns
+    nested = fmt.nested_json_columns
     drift = DriftLog()
     names = [None] if split_names is None else list(split_names)
     sinks: dict[str | None, ParquetSink | JsonlSink] = {}
     counts: dict[str | None, int] = {}
     try:
         for name in names:
-            path = stage.path(split_file_name(out.name, name))
+            path = stage.path(prefix + split_file_name(out.name, name))
             sinks[name] = ParquetSink(path, fmt.features) if suffix == ".parquet" else JsonlSink(path)
             counts[name] = 0
         for example, score, split in rows:
             key = split if split_names is not None else None
             if key not in sinks:
                 raise ExportError(f"example {example.example_id}: split {split!r} is not one of {names}")
-            row = build_row(fmt, example, score, split, counts[key], version, options)
-            checker.check(row, example)
-            counts[key] += 1
-            sink = sinks[key]
-            if isinstance(sink, ParquetSink):
-                for column in json_columns:
-                    row[column] = as_json_text(row[column], column, example, ".parquet", drift)
-                sink.add(row)
-            else:
-                line = _jsonl_line(row, example)
-                if json_columns and _may_drift(line):
-                    for column in json_columns:
-                        as_json_text(row[column], column, example, ".jsonl", drift)
-                sink.add_line(line)
+            for row in build_rows(fmt, example, score, split, counts[key], version, options):
+                checker.check(row, example)
+                counts[key] += 1
+                _add(sinks[key], row, example, json_columns, nested, drift)
     except OSError as exc:
         raise ExportError(f"cannot write {out}: {exc.strerror or exc}") from exc
     finally:
         for sink in sinks.values():
             with contextlib.suppress(Exception):
                 sink.close()
-    return [DataFile(split_file_name(out.name, n), n, counts[n]) for n in names], drift
+    return [DataFile(prefix + split_file_name(out.name, n), n, counts[n]) for n in names], drift
+
+
+def _add(sink: ParquetSink | JsonlSink, row: dict[str, Any], example: Example, json_columns: tuple[str, ...],
+         nested: tuple[tuple[str, str], ...], drift: DriftLog) -> None:
+    """One checked row into its sink: ``Json`` values as JSON text in parquet, drift recorded."""
+    if isinstance(sink, ParquetSink):
+        for column in json_columns:
+            row[column] = as_json_text(row[column], column, example, ".parquet", drift)
+        for column, inner in nested:
+            row[column] = {**row[column], inner: as_json_text(
+                row[column][inner], f"{column}/{inner}", example, ".parquet", drift)}
+        sink.add(row)
+    else:
+        line = _jsonl_line(row, example)
+        if (json_columns or nested) and _may_drift(line):
+            for column in json_columns:
+                as_json_text(row[column], column, example, ".jsonl", drift)
+            for column, inner in nested:
+                as_json_text(row[column][inner], f"{column}/{inner}", example, ".jsonl", drift)
+        sink.add_line(line)
 
 
 def _jsonl_line(row: dict[str, Any], example: Example) -> str:
@@ -537,6 +561,9 @@ def write_manifest(
         filters=filters or ExportFilters(),
         selection=selection,
         train_on_tool_outputs=options.train_on_tool_outputs,
+        multi_turn=options.multi_turn,
+        tools_module=options.tools_module,
+        observations=options.observations,
         usage=usage,
         created_by="backchain export",
         load_drift=list(drift),

@@ -81,6 +81,9 @@ from ._export import (
 )
 from ._filters import DROP_REASONS
 
+_TINY = 1e-12
+"""A pass rate above 0 and below every measurable one (passes / attempts)."""
+
 if TYPE_CHECKING:
     from store import Store
     from store._rendered import ExportKeys
@@ -103,10 +106,31 @@ class FastExport:
     writer: ExportFormat
     out: Path
 
+    filters: ExportFilters | None = None
+
     def selection(self) -> ExportSelection:
         dropped = dict.fromkeys(DROP_REASONS, 0)
         dropped.update(self.keys.dropped)
-        return ExportSelection(rows_in_version=self.keys.read, rows_kept=self.keys.kept, dropped=dropped)
+        return ExportSelection(rows_in_version=self.keys.read, rows_kept=self.keys.kept, dropped=dropped,
+                               zero_variance=self._zero_variance(dropped["pass_rate_band"]))
+
+    def _zero_variance(self, band_dropped: int) -> int:
+        """Of the rows the band dropped, those measured at 0 or 1 (as ``select_rows`` counts them).
+
+        ``export_keys`` counts by reason only, so ask it twice more with the band moved to just
+        above 0 (it then drops exactly the rows measured at 0 that passed the earlier filters)
+        and to just below 1; a band that keeps 0 (or 1) dropped none of them."""
+        filters = self.filters
+        if filters is None or filters.pass_rate_band is None or band_dropped == 0:
+            return 0
+        lo, hi = filters.pass_rate_band
+        count = 0
+        for edge, kept_by_band in (((_TINY, 1.0), lo <= 0.0), ((0.0, 1.0 - _TINY), hi >= 1.0)):
+            if not kept_by_band:
+                probe = filters.model_copy(update={"pass_rate_band": edge, "split": None})
+                count += self.store.export_keys(self.keys.version_id, probe).dropped.get("pass_rate_band", 0)
+        return count
+
 
     def write(self, stage: Staging) -> tuple[list[DataFile], list[LoadDrift], list[Any]]:
         """Stream the renderings into one parquet file, or one per split."""
@@ -198,7 +222,7 @@ def plan_fast_export(
         if len(keys.unready) <= PRECHECK_LIMIT:
             _check_unready(store, keys, writer, version, options)
         return None
-    return FastExport(store=store, keys=keys, writer=writer, out=out)
+    return FastExport(store=store, keys=keys, writer=writer, out=out, filters=filters)
 
 
 def _check_unready(store: Store, keys: ExportKeys, writer: ExportFormat, version: VersionInfo,

@@ -9,7 +9,10 @@ Filters apply in this order, each counted in the manifest's ``selection.dropped`
     tools           the trace calls at least one of the listed tools
     pass_rate_band  LO <= pass rate <= HI, from the ``difficulty`` view; the attempts and passes
                     of every solver that measured the task are pooled. A row with no
-                    measurement is dropped and counted as ``not_measured``.
+                    measurement is dropped and counted as ``not_measured``. Of the rows the
+                    band drops, those measured at exactly 0 or 1 are also counted as
+                    ``zero_variance``: every attempt got the same reward, so an RL prompt that
+                    teaches nothing (RAGEN-2; DAPO's dynamic sampling drops them too).
     dedup           the first row (in export order) of each normalised request (NFKC, case
                     folded, whitespace collapsed: ``validators.normalise_text``) is kept
 
@@ -67,9 +70,12 @@ class SelectionCounts:
     read: int = 0
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
+    zero_variance: int = 0
+    """Of the rows the pass-rate band dropped, those measured at 0 or 1: no reward variance."""
 
     def model(self) -> ExportSelection:
-        return ExportSelection(rows_in_version=self.read, rows_kept=self.kept, dropped=dict(self.dropped))
+        return ExportSelection(rows_in_version=self.read, rows_kept=self.kept, dropped=dict(self.dropped),
+                               zero_variance=self.zero_variance)
 
 
 # -- parsing CLI values -------------------------------------------------------------------------
@@ -171,6 +177,8 @@ def _filter_batch(
                 seen.add(key)
         if reason is not None:
             counts.dropped[reason] += 1
+            if reason == "pass_rate_band" and rates[example.example_id] in (0.0, 1.0):
+                counts.zero_variance += 1
             continue
         if filters.split:
             split = split_of(example, filters.split, filters.split_seed)

@@ -67,6 +67,7 @@ class HfFormat(ExportFormat):
         }
     )
     file_types = ("",)
+    directory_marker = "dataset_dict.json"
     usage = "datasets.load_from_disk('{file}') -> DatasetDict; the dataset card is {file}/README.md."
 
     def row(

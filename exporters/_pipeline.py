@@ -6,9 +6,12 @@
 
 ``export_rows`` takes rows that are already chosen (example, score, split), as a test or a
 caller with its own selection has them; ``export_version`` reads a sealed version from the
-store, applies the filters, and for RL formats (verl, trl-grpo) adds the reward spec
+store, applies the filters, and for RL formats (verl, trl-grpo, verifiers) adds the reward spec
 (``<stem>.reward_spec.json``) and the replay table of the exported rows
-(``<stem>.replay.parquet``, a second streaming pass over the same selection).
+(``<stem>.replay.parquet``, a second streaming pass over the same selection; a verifiers
+package keeps both inside itself: ``ExportFormat.sidecar_paths``). ``format_for`` picks the
+variant an option asks for (verl ``multi_turn``, trl-grpo ``tools_module``, trl-sft
+``observations``), a fresh instance per export.
 
 Every file goes through one ``Staging``: nothing appears at the target until all of them,
 and the manifest last, are complete.
@@ -40,9 +43,13 @@ from ._export import (
 from ._fast import plan_fast_export
 from ._filters import SelectionCounts, select_rows, split_of
 from ._formats import FORMATS
+from ._observations import TrlSftObservationsFormat
 from ._replay_table import write_replay_table
 from ._reward_spec import build_reward_spec, reward_spec_json
 from ._sharegpt import DATASET_INFO, dataset_name
+from ._trl_tools import TrlGrpoToolsFormat
+from ._verifiers import env_id
+from ._verl_tool_agent import VerlToolAgentFormat
 
 if TYPE_CHECKING:
     from store import Store
@@ -76,10 +83,10 @@ def export_rows(
     ConfigError for an unknown format, extension or option, ExportError for a row that fails
     its schema or a path that cannot be written.
     """
-    writer = format_named(fmt)
+    options = options or DEFAULT_OPTIONS
+    writer = format_for(fmt, options)
     out = Path(out)
     check_target(writer, out)
-    options = options or DEFAULT_OPTIONS
     check_options(writer, options)
     split_names = list(filters.split) if filters is not None and filters.split else None
     if filters is not None and filters.split:
@@ -115,7 +122,8 @@ def _export(
         files += [file_entry(stage, rel, role, n, split) for rel, role, n, split in extra]
         existing = {name: (out.parent / name).read_bytes() for name in _UPDATED_IN_PLACE
                     if (out.parent / name).is_file()}
-        for made in writer.extra_files(FinishContext(version, data, options, stem, existing)):
+        context = FinishContext(version, data, options, stem, existing, target_dir=out.parent.resolve())
+        for made in writer.extra_files(context):
             stage.path(made.path).write_bytes(made.content)
             files.append(file_entry(stage, made.path, made.role))
         if sidecars is not None:
@@ -159,23 +167,24 @@ def export_version(
     RL formats also get ``<stem>.reward_spec.json`` (``rubric`` overrides the run's tree) and
     ``<stem>.replay.parquet``. The manifest records the filters and what each dropped.
     """
-    writer = format_named(fmt)
+    out, options = Path(out), options or DEFAULT_OPTIONS
+    writer = format_for(fmt, options)
     filters = filters or ExportFilters()
     if rubric is not None and not writer.rl:
-        raise ConfigError(f"--rubric is for RL formats (verl, trl-grpo); {writer.name} writes no reward spec")
+        rl = ", ".join(sorted(n for n, f in FORMATS.items() if f.rl))
+        raise ConfigError(f"--rubric is for RL formats ({rl}); {writer.name} writes no reward spec")
     counts = SelectionCounts()
     sidecars: Sidecars | None = None
     if writer.rl:
         spec = build_reward_spec(store, version, rubric)  # before writing anything: fail fast
 
         def sidecars(stage: Staging, stem: str) -> list[tuple[str, str, int | None]]:
-            spec_rel, replay_rel = f"{stem}.reward_spec.json", f"{stem}.replay.parquet"
+            spec_rel, replay_rel = writer.sidecar_paths(stem)
             stage.path(spec_rel).write_bytes(reward_spec_json(spec))
             again = (ex for ex, _, _ in select_rows(store, version, filters, batch_size=batch_size))
             n = write_replay_table(store, again, stage.path(replay_rel), version)
             return [(spec_rel, "reward_spec", None), (replay_rel, "replay", n)]
 
-    out, options = Path(out), options or DEFAULT_OPTIONS
     check_target(writer, out)
     check_options(writer, options)
     fast = plan_fast_export(store, version, writer, out, filters, options)
@@ -195,6 +204,19 @@ def _assign_splits(rows: Iterable[Row], fractions: dict[str, float], seed: int) 
             yield example, score, split_of(example, fractions, seed)
 
 
+def format_for(fmt: str, options: ExportOptions) -> ExportFormat:
+    """The writer of ``fmt`` under ``options``: a fresh instance of a variant that keeps state
+    over one export (the tools its rows offer), or the shared one."""
+    writer = format_named(fmt)
+    if options.multi_turn and writer.name == "verl":
+        return VerlToolAgentFormat()
+    if options.tools_module and writer.name == "trl-grpo":
+        return TrlGrpoToolsFormat()
+    if options.observations and writer.name == "trl-sft":
+        return TrlSftObservationsFormat()
+    return writer
+
+
 def format_named(fmt: str) -> ExportFormat:
     try:
         return FORMATS[fmt]
@@ -208,7 +230,8 @@ def check_target(writer: ExportFormat, out: Path) -> None:
     if writer.file_types == ("",):  # a directory
         if out.is_file():
             raise ExportError(f"{out} is a file; {writer.name} writes a directory, give a directory path")
-        if out.is_dir() and any(out.iterdir()) and not (out / "dataset_dict.json").is_file():
+        marker = writer.directory_marker
+        if out.is_dir() and any(out.iterdir()) and not (marker and (out / marker).is_file()):
             raise ExportError(
                 f"{out} is a directory holding other files; give a new directory for the {writer.name} export"
             )
@@ -221,7 +244,16 @@ def check_target(writer: ExportFormat, out: Path) -> None:
         raise ExportError(f"{out} is a directory; give a file path such as {out / ('train' + suffix)}")
 
 
+_OPTION_FORMATS = (("multi_turn", "--multi-turn", "verl"), ("tools_module", "--tools-module", "trl-grpo"),
+                   ("observations", "--observations", "trl-sft"))
+
+
 def check_options(writer: ExportFormat, options: ExportOptions) -> None:
+    for option, flag, fmt in _OPTION_FORMATS:
+        if getattr(options, option) and writer.name != fmt:
+            raise ConfigError(f"{flag} is for --format {fmt}, not {writer.name}")
+    if options.observations and options.train_on_tool_outputs is not None:
+        raise ConfigError("--observations rows train on tool outputs already; leave out --train-on-tool-outputs")
     weight = options.train_on_tool_outputs
     if weight is None:
         return
@@ -245,7 +277,7 @@ def _usage(writer: ExportFormat, data: list[Any], stem: str, version: VersionInf
     file = out.name if writer.file_types == ("",) else (first.path if first else out.name)
     return writer.usage.format_map(_Keep(
         file=file, stem=stem, loader="parquet" if out.suffix.lower() == ".parquet" else "json",
-        dataset=dataset_name(version, first.split if first else None),
+        dataset=dataset_name(version, first.split if first else None), env_id=env_id(out.name),
     ))
 
 
@@ -261,4 +293,4 @@ def _quiet_progress() -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
-__all__ = ["MANIFEST_SUFFIX", "export_rows", "export_version", "format_named"]
+__all__ = ["MANIFEST_SUFFIX", "export_rows", "export_version", "format_for", "format_named"]

@@ -51,6 +51,7 @@ from schemas import ConfigError, Example, VersionInfo
 
 from ._base import (
     DEFAULT_OPTIONS,
+    NO_TURN_MASK,
     ExportFormat,
     ExportOptions,
     ExtraFile,
@@ -86,7 +87,7 @@ class ShareGptFormat(ExportFormat):
     )
     usage = (
         "LLaMA-Factory: put {file} and dataset_info.json in your dataset_dir (or point dataset_dir "
-        "at this directory) and train with dataset: {dataset}; the entry maps columns and tags."
+        "at this directory) and train with dataset: {dataset}; the entry maps columns and tags." + NO_TURN_MASK
     )
 
     def row(

@@ -54,7 +54,7 @@ from datasets import Features, Json, List
 
 from schemas import Example, VersionInfo
 
-from ._base import DEFAULT_OPTIONS, ExportFormat, ExportOptions, conversation, function_tools
+from ._base import DEFAULT_OPTIONS, NO_TURN_MASK, ExportFormat, ExportOptions, conversation, function_tools
 
 
 class TrlSftFormat(ExportFormat):
@@ -63,6 +63,7 @@ class TrlSftFormat(ExportFormat):
     name = "trl-sft"
     schema_name = "export-trl-sft"
     features = Features({"messages": List(Json()), "tools": List(Json())})
+    usage = "TRL SFTTrainer: load_dataset on {file} (messages + tools)." + NO_TURN_MASK
 
     def row(
         self, example: Example, score: float | None, split: str, index: int, version: VersionInfo,

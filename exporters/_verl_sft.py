@@ -44,7 +44,7 @@ from datasets import Features, List, Value
 
 from schemas import Example, VersionInfo
 
-from ._base import DEFAULT_OPTIONS, ExportFormat, ExportOptions, compact_json, tool_output_text
+from ._base import DEFAULT_OPTIONS, NO_TURN_MASK, ExportFormat, ExportOptions, compact_json, tool_output_text
 
 _CALL = {"type": Value("string"), "function": {"name": Value("string"), "arguments": Value("string")}}
 _MESSAGE = {
@@ -73,7 +73,7 @@ class VerlSftFormat(ExportFormat):
     file_types = (".parquet",)
     usage = (
         "verl SFT trainer: data.train_files={file} data.multiturn.enable=true "
-        "data.multiturn.messages_key=messages data.multiturn.tools_key=tools"
+        "data.multiturn.messages_key=messages data.multiturn.tools_key=tools." + NO_TURN_MASK
     )
 
     def row(

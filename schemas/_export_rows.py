@@ -486,6 +486,11 @@ class ExportSelection(_Row):
         "not_measured (no difficulty measurement while a pass-rate band is given), "
         "pass_rate_band, dedup."
     )
+    zero_variance: int = Field(
+        default=0, ge=0,
+        description="Of the rows pass_rate_band dropped, those whose measured pass rate is 0 or 1: every "
+        "attempt got the same reward, so an RL prompt with no reward variance (RAGEN-2, DAPO).",
+    )
 
 
 class ExportedFile(_Row):
@@ -493,7 +498,7 @@ class ExportedFile(_Row):
 
     path: str = Field(description="Relative to the manifest's directory, '/'-separated.")
     role: Literal["data", "answers", "dataset_info", "reward_module", "reward_spec", "replay",
-                  "card", "metadata"]
+                  "card", "metadata", "tool_config", "tools_module", "environment"]
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     bytes: int = Field(ge=0)
     rows: int | None = Field(default=None, ge=0)
@@ -522,6 +527,11 @@ class ExportManifest(_Row):
     )
     train_on_tool_outputs: float | None = Field(
         default=None, description="Weight given to tool messages (--train-on-tool-outputs), else null."
+    )
+    multi_turn: bool = Field(default=False, description="verl rows for the tool agent loop (--multi-turn).")
+    tools_module: bool = Field(default=False, description="trl-grpo with a replay tools module (--tools-module).")
+    observations: bool = Field(
+        default=False, description="trl-sft observation-prediction rows (--observations): targets are tool outputs."
     )
     usage: str = Field(default="", description="How to load the export in its consumer.")
     created_by: Literal["backchain export"]

@@ -83,7 +83,8 @@ def test_each_filter_drops_what_it_should_and_says_so(hand_db: Any, tmp_path: Pa
     db, rows = hand_db
     manifest = _export(db, tmp_path, min_score=0.7)
     assert manifest["selection"] == {"rows_in_version": 10, "rows_kept": 7, "dropped": {
-        "min_score": 3, "kinds": 0, "tools": 0, "not_measured": 0, "pass_rate_band": 0, "dedup": 0}}
+        "min_score": 3, "kinds": 0, "tools": 0, "not_measured": 0, "pass_rate_band": 0, "dedup": 0},
+        "zero_variance": 0}
     assert manifest["filters"]["min_score"] == 0.7 and manifest["row_count"] == 7
 
     manifest = _export(db, tmp_path, kinds=["parallel", "no_call"])
@@ -115,7 +116,10 @@ def test_pass_rate_band_pools_solvers_and_drops_unmeasured(hand_db: Any, tmp_pat
     assert manifest["row_count"] == 2
     assert manifest["selection"]["dropped"] == {"min_score": 0, "kinds": 0, "tools": 0, "not_measured": 6,
                                                "pass_rate_band": 2, "dedup": 0}
+    assert manifest["selection"]["zero_variance"] == 2  # measured at 1.0 and at 0.0: no reward variance
     assert manifest["filters"]["pass_rate_band"] == [0.1, 0.9]
+    manifest = _export(db, tmp_path, pass_rate_band=(0.0, 0.9))  # 0 kept: only the 1.0 row lacks variance
+    assert manifest["selection"]["dropped"]["pass_rate_band"] == 1 and manifest["selection"]["zero_variance"] == 1
 
 
 def test_the_split_keeps_variants_of_a_trace_together_and_is_seeded(hand_db: Any, tmp_path: Path) -> None:
@@ -173,7 +177,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
 
 
 def test_every_format_from_a_real_version_twice_through_the_cli(pipeline_db: Path, tmp_path: Path) -> None:
-    suffix = {"openai": "jsonl", "bfcl": "json", "sharegpt": "jsonl", "hf": ""}
+    suffix = {"openai": "jsonl", "bfcl": "json", "sharegpt": "jsonl", "hf": "", "verifiers": ""}
     snapshots = []
     for attempt in ("first", "second"):
         root = tmp_path / attempt
@@ -188,6 +192,7 @@ def test_every_format_from_a_real_version_twice_through_the_cli(pipeline_db: Pat
     files = snapshots[0]
     for rl in ("verl", "trl-grpo"):
         assert f"{rl}/data.reward_spec.json" in files and f"{rl}/data.replay.parquet" in files
+    assert "verifiers/data/data/replay.parquet" in files and "verifiers/data/data/data-train.parquet" in files
     assert "trl-grpo/data.reward.py" in files and "sharegpt/dataset_info.json" in files
     assert "bfcl/possible_answer/data-test.json" in files and "hf/data/README.md" in files
 

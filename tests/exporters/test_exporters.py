@@ -276,6 +276,9 @@ def test_manifest(examples: list[Example], version: VersionInfo, tmp_path: Path)
                     "dedup": False, "split": None, "split_seed": 0},
         "selection": None,
         "train_on_tool_outputs": None,
+        "multi_turn": False,
+        "tools_module": False,
+        "observations": False,
         "created_by": "backchain export",
         "load_drift": [],
         "load_drift_total": 0,
@@ -308,7 +311,7 @@ def test_a_failure_midway_leaves_no_half_written_file(
 
 def test_unknown_format_or_extension_is_a_config_error(version: VersionInfo,
                                                          tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="known formats: bfcl, hf, openai, sharegpt, trl-grpo, trl-sft, verl, verl-sft"):
+    with pytest.raises(ConfigError, match="known formats: bfcl, hf, openai, sharegpt, trl-grpo, trl-sft, verifiers, verl, verl-sft"):
         export_rows([], fmt="alpaca", out=tmp_path / "x.jsonl", version=version)
     with pytest.raises(ConfigError, match=r"\*\.parquet or \*\.jsonl"):
         export_rows([], fmt="verl", out=tmp_path / "x.csv", version=version)
@@ -379,7 +382,8 @@ def test_floats_datasets_would_load_changed_are_reported(
 def test_public_names_are_exported_and_sorted() -> None:
     assert exporters.__all__ == sorted(exporters.__all__)
     assert {"FORMATS", "ExportResult", "export_rows"} <= set(exporters.__all__)
-    assert sorted(FORMATS) == ["bfcl", "hf", "openai", "sharegpt", "trl-grpo", "trl-sft", "verl", "verl-sft"]
+    assert sorted(FORMATS) == ["bfcl", "hf", "openai", "sharegpt", "trl-grpo", "trl-sft", "verifiers", "verl",
+                               "verl-sft"]
     assert schemas.__all__ == sorted(schemas.__all__)
     for name in ("TrlSftRow", "VerlRow", "ExportManifest", "LoadDrift"):
         assert name in schemas.__all__

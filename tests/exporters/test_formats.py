@@ -21,6 +21,7 @@ from datasets import Json, List, load_dataset, load_from_disk
 from jsonschema import Draft202012Validator
 
 from exporters import FORMATS, export_rows, reward_module_source
+from exporters._verifiers import package_name
 from schemas import ConfigError, Example, ExportFilters, VersionInfo
 from schemas._jsonschema import SCHEMA_DIR
 from validators import attempt_reward
@@ -36,7 +37,7 @@ from ._examples import (
 )
 
 ALL = sorted(FORMATS)
-SUFFIX = {"openai": ".jsonl", "bfcl": ".json", "hf": "", "verl-sft": ".parquet"}
+SUFFIX = {"openai": ".jsonl", "bfcl": ".json", "hf": "", "verl-sft": ".parquet", "verifiers": ""}
 
 
 def _rows(examples: list[Example], split: str = "train") -> list[tuple[Example, float | None, str]]:
@@ -66,6 +67,8 @@ def _load(fmt: str, path: Path, cache: Path) -> list[dict[str, Any]]:
     """Rows as the consumer's loader gives them."""
     if fmt == "hf":
         return [dict(r) for split in load_from_disk(str(path)).values() for r in split]
+    if fmt == "verifiers":  # the package's data file (exporters.rl_env.verifiers_env reads it so)
+        path = path / package_name(path.name) / "data.parquet"
     if fmt == "verl-sft":  # verl: pd.read_parquet + convert_nested_value_to_list_recursive
         frame = pd.read_parquet(path)
         return [{c: _to_list(frame[c].iloc[i]) for c in frame.columns} for i in range(len(frame))]
