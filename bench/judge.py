@@ -19,7 +19,7 @@ tokens are read from its log ("prompt eval time = ... / N tokens", one line per
 request, after prefix reuse); against vLLM (--url/--model) from /metrics:
 ``vllm:prompt_tokens_total`` minus ``vllm:prefix_cache_hits_total``.
 
-    .venv/bin/python bench/judge.py                    # bundled llama.cpp model, 50 examples
+    .venv/bin/python bench/judge.py                    # the bundled 1.5B (llama.cpp), 12 examples
     .venv/bin/python bench/judge.py --examples 20
     .venv/bin/python bench/judge.py --url http://127.0.0.1:8000/v1 --model Qwen/Qwen3-1.7B --concurrency 64
 
@@ -62,8 +62,8 @@ class QuestionFirstJudge(Judge):
     """The baseline's layout: the question before the example, so no prefix is shared."""
 
     def messages(self, context: str, question: str) -> list[dict[str, str]]:
-        system, user = super().messages(context, question)
-        return [system, {"role": "user", "content": f"Question: {question}\nAnswer yes or no.\n\n{context}"}]
+        *before, _example = super().messages(context, question)  # the rules and worked examples stay
+        return [*before, {"role": "user", "content": f"Question: {question}\nAnswer yes or no.\n\n{context}"}]
 
 
 async def make_examples(n: int, seed: int, db: Path) -> tuple[list[Example], CheckContext, Rubric]:
@@ -158,7 +158,8 @@ async def run_fresh(examples: list[Example], rubric: Rubric, make_judge: Callabl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=50)
+    parser.add_argument("--examples", type=int, default=12,
+                        help="Examples judged (default: 12; the bundled 1.5B takes about 30 s an example on 2 cores).")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="A judge endpoint (…/v1), e.g. vLLM; default: the bundled llama.cpp model.")
     parser.add_argument("--model", help="The model served at --url.")
@@ -186,7 +187,7 @@ def main() -> None:
         try:
             def make(cls: type[Judge]) -> Callable[[], Judge]:
                 return lambda: cls(ChatClient(endpoint, concurrency=args.concurrency, timeout=args.timeout),
-                                   min_coverage=args.min_coverage, seed=args.seed)
+                                   min_coverage=args.min_coverage, seed=args.seed, shots=rubric.judge_shots())
 
             async def both() -> tuple[Result, Result]:
                 warm = make(Judge)()  # the first request pays for loading; not either mode's cost

@@ -50,6 +50,8 @@ async def judge_check(
         for client in clients:
             stack.push_async_callback(client.aclose)
             await client.flavor()
-        leaf_judge = Judge(clients, min_coverage=min_coverage, seed=seed)
+        leaf_judge = Judge(clients, min_coverage=min_coverage, seed=seed, shots=rubric.judge_shots())
         reporter.note(f"judging {len(examples)} rows of {info.dataset}@{info.version} and their defective copies")
-        return await calibrate(rubric, examples, leaf_judge, seed=seed, judge_name=leaf_judge.describe())
+        with reporter.stage("rows and their copies", total=len(examples)) as advance:
+            return await calibrate(rubric, examples, leaf_judge, seed=seed, judge_name=leaf_judge.describe(),
+                                   advance=advance)

@@ -142,7 +142,7 @@ async def judge_batch(
     """
     cache = ReplySnapshot(snapshot)
     clients = model.clients(cache, _breaker(config))
-    judge = Judge(clients, min_coverage=config.min_coverage, seed=config.seed)
+    judge = Judge(clients, min_coverage=config.min_coverage, seed=config.seed, shots=rubric.judge_shots())
     leaves = 0
 
     def leaf() -> None:

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 import json
 import random
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -417,7 +417,7 @@ def _check_passes(leaf: RubricNode, example: Example, ctx: CheckContext) -> bool
 
 
 async def calibrate(rubric: Rubric, examples: Sequence[Example], judge: LeafJudge, *, seed: int = 0,
-                    judge_name: str = "") -> CalibrationReport:
+                    judge_name: str = "", advance: Callable[[int], None] | None = None) -> CalibrationReport:
     """Plant defects in each example, run every leaf on the original and copies, and evaluate the
     rubric as a whole on each."""
     from ._rubric import evaluate
@@ -486,6 +486,8 @@ async def calibrate(rubric: Rubric, examples: Sequence[Example], judge: LeafJudg
         for ex, kind in [(example, "clean"), *((d.example, d.kind) for d in defects)]:
             verdict = await evaluate(rubric, ex, ctx, replayed if questions else None)
             verdicts[f"{example.example_id}:{kind}"] = (kind, verdict.status)
+        if advance is not None:
+            advance(1)
 
     await asyncio.gather(*(one(e) for e in examples))
     report = CalibrationReport(rubric.id, rubric.rubric_hash, judge_name, len(examples),

@@ -18,6 +18,13 @@ judge_error: dropped from the version, never scored 0.
 Information barrier: the prompt holds the tools, the task the user sees, the
 trace and the final answer. It never holds the writer's prompt or notes.
 
+Worked examples. A small judge (the bundled 1.5B) barely separates a right
+answer from a wrong one when asked cold (p(yes) 0.76 vs 0.71 here), and
+clearly after a few worked examples (0.92 vs 0.04). The rubric carries them
+(``judge_examples``: a context and the right answer to some of its questions);
+they come right after the system rules and before the example, identical in
+every request, so the server evaluates them once per process.
+
 Cost. All leaves of one example share the messages up to the question, which
 comes last, so a server that reuses a prompt prefix evaluates the shared part
 once. How that is exploited depends on the server (`session`):
@@ -54,10 +61,11 @@ _NO = {"no", "n", "false"}
 _CHOICES = ("yes", "no")
 
 JUDGE_SYSTEM = (
-    "You are a strict reviewer of training examples for tool-using assistants. "
-    "You see the tools, the user's request, the tool calls that were made with their "
-    "results, and the assistant's final answer. Answer each question with exactly one "
-    "word: yes or no."
+    "You review training examples for an assistant that uses tools. Each example shows the tools, the "
+    "user's request, the tool calls with their results, and the assistant's final answer. Many examples "
+    "contain a mistake: a final answer that contradicts the tool results, a tool call the request did not "
+    "need, a final answer that is not what the user asked for, or a request no person would write. Check "
+    "the example against the question and answer with one word: yes or no."
 )
 
 
@@ -77,13 +85,10 @@ def _variant(token: str) -> str:
 
 def yes_no_mass(top_logprobs: dict[str, float]) -> tuple[float, float]:
     """Probability mass on yes-variants and on no-variants among the alternatives."""
-    yes = no = 0.0
-    for token, logprob in top_logprobs.items():
-        word = _variant(token)
-        if word in _YES:
-            yes += math.exp(logprob)
-        elif word in _NO:
-            no += math.exp(logprob)
+    # fsum: exact, so the result does not depend on the order the alternatives come in (a reply
+    # read back from the cache may list them in another order).
+    yes = math.fsum(math.exp(lp) for token, lp in top_logprobs.items() if _variant(token) in _YES)
+    no = math.fsum(math.exp(lp) for token, lp in top_logprobs.items() if _variant(token) in _NO)
     return yes, no
 
 
@@ -96,7 +101,7 @@ def score_from_logprobs(top_logprobs: dict[str, float]) -> JudgeScore | None:
 
 
 #: Characters of one tool result the judge sees; of a tool description; tools listed for a no_call task.
-RESULT_CHARS = 600
+RESULT_CHARS = 400
 DESCRIPTION_CHARS = 160
 NO_CALL_TOOLS = 12
 
@@ -131,12 +136,90 @@ def _compact(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
+def _tokens(pointer: str) -> list[str]:
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer.strip("/").split("/") if t]
+
+
+def focus(output: Any, pointers: Sequence[str], budget: int = RESULT_CHARS) -> Any:
+    """``output`` cut to about ``budget`` characters of JSON, keeping what the task uses.
+
+    The values at ``pointers`` (what later calls and the answer read) and their enclosing
+    objects are always kept; other members follow in order while they fit; what is left out
+    is counted (``"…": "12 more"``), never silently dropped."""
+    if len(_compact(output)) <= budget:
+        return output
+    return _prune(output, [_tokens(p) for p in pointers], budget)
+
+
+def _prune(value: Any, wanted: list[list[str]], room: int) -> Any:
+    """Wanted members first, then the others in order while they fit; shown in the original order,
+    with a count where members were left out (so a list item keeps its visible position)."""
+    if isinstance(value, (dict, list)):
+        keys = list(value) if isinstance(value, dict) else [str(i) for i in range(len(value))]
+        items = value.values() if isinstance(value, dict) else value
+        members = dict(zip(keys, items))
+        chosen: dict[str, Any] = {}
+
+        def size(extra: dict[str, Any]) -> int:
+            both = {**chosen, **extra}
+            return len(_compact(both if isinstance(value, dict) else list(both.values()))) + 16  # + a count
+
+        for key in keys:  # the members the task reads, pruned around what it reads in them
+            sub = [t[1:] for t in wanted if t and t[0] == key]
+            if sub:
+                chosen[key] = _prune(members[key], sub, room // 2) if any(sub) else members[key]
+        for key in keys:
+            if key in chosen:
+                continue
+            member = members[key]
+            left = room - size({key: ""})
+            if isinstance(member, str) and len(member) > left >= 40:  # a long text: its start
+                member = member[: left - 4] + "…"
+            if size({key: member}) <= room:
+                chosen[key] = member
+        if isinstance(value, dict):
+            out = {k: chosen[k] for k in keys if k in chosen}
+            if len(out) < len(keys):
+                out["…"] = f"{len(keys) - len(out)} more"
+            return out
+        shown: list[Any] = []
+        gap = 0
+        for key in keys:
+            if key in chosen:
+                if gap:
+                    shown.append(f"… {gap} more")
+                    gap = 0
+                shown.append(chosen[key])
+            else:
+                gap += 1
+        if gap:
+            shown.append(f"… {gap} more")
+        return shown
+    if isinstance(value, str) and len(value) > room and not any(wanted):
+        return value[: max(room, 40)] + "…"
+    return value
+
+
+def _used_pointers(example: Example) -> dict[int, list[str]]:
+    """Per step, the pointers into its output that later arguments and the answer read."""
+    used: dict[int, list[str]] = {}
+    for step in example.trace.steps:
+        for source in step.sources.values():
+            if source.origin == "step" and source.step is not None and source.pointer is not None:
+                used.setdefault(source.step, []).append(source.pointer)
+    if example.task.answer is not None:
+        for ap in example.task.answer.pointers:
+            used.setdefault(ap.step, []).append(ap.pointer)
+    return used
+
+
 def judge_context(example: Example) -> str:
     """The shared prefix: tools (one line each), request, calls with results, final answer.
 
     Only the tools the trace uses are listed (a no_call task: the first few it could have
-    used); results are cut to ``RESULT_CHARS``. The question comes after this, last, so every
-    leaf of one example shares this prefix on the server."""
+    used); a long JSON result keeps what the task reads from it and counts what it leaves
+    out (`focus`), and no result line passes ``RESULT_CHARS``. The question comes after this,
+    last, so every leaf of one example shares this prefix on the server."""
     used = {s.tool for s in example.trace.steps}
     tools = [t for t in example.tools if t.name in used] or example.tools[:NO_CALL_TOOLS]
     lines = ["Tools:", *(f"- {tool_signature(t)}" for t in tools), "", f"User request: {example.task.user_request}"]
@@ -145,11 +228,18 @@ def judge_context(example: Example) -> str:
     lines.append("")
     if not example.trace.steps:
         lines.append("No tool calls were made.")
+    read = _used_pointers(example)
     for k, step in enumerate(example.trace.steps, 1):
         lines.append(f"Call {k}: {step.tool}({json.dumps(step.arguments, ensure_ascii=False)})")
-        lines.append(f"Result {k}: {_compact(step.output)[:RESULT_CHARS]}")
+        # Plain JSON is its own view: cut it around what the task reads. Text is shown as the tool said it.
+        shown = focus(step.output, read.get(k - 1, [])) if step.raw is None else step.shown()
+        lines.append(f"Result {k}: {_compact(shown)[:RESULT_CHARS]}")
     lines += ["", f"Assistant's final answer: {example.task.final_message}"]
     return "\n".join(lines)
+
+
+def _ask(context: str, question: str) -> str:
+    return f"{context}\n\nQuestion: {question}\nAnswer yes or no."
 
 
 class LeafJudge(Protocol):
@@ -201,8 +291,11 @@ class Judge:
         votes: int = 3,
         vote_temperature: float = 0.7,
         seed: int = 0,
+        shots: Sequence[tuple[str, str, str]] = (),
     ) -> None:
         self.clients = [clients] if isinstance(clients, ChatClient) else list(clients)
+        #: Worked (context, question, answer) triples shown before every question (Rubric.judge_shots).
+        self.shots = list(shots)
         if not self.clients:
             raise ConfigError("a judge needs at least one endpoint")
         models = sorted({c.endpoint.model for c in self.clients})
@@ -224,7 +317,8 @@ class Judge:
         self.on_leaf: Callable[[], None] | None = None
 
     @classmethod
-    def connect(cls, settings: JudgeSettings, cache: ReplyCache | None = None) -> Judge:
+    def connect(cls, settings: JudgeSettings, cache: ReplyCache | None = None,
+                shots: Sequence[tuple[str, str, str]] = ()) -> Judge:
         """A judge over ``settings.urls``; close it with `aclose`."""
         scope = None if len(settings.urls) == 1 else "replicas:" + ",".join(sorted(settings.urls))
         clients = [
@@ -233,7 +327,7 @@ class Judge:
             for url in settings.urls
         ]
         return cls(clients, top_logprobs=settings.top_logprobs, min_coverage=settings.min_coverage,
-                   votes=settings.votes, vote_temperature=settings.vote_temperature)
+                   votes=settings.votes, vote_temperature=settings.vote_temperature, shots=shots)
 
     async def aclose(self) -> None:
         for client in self.clients:
@@ -253,10 +347,14 @@ class Judge:
         return f"{self.model} at {urls}"
 
     def messages(self, context: str, question: str) -> list[dict[str, str]]:
-        return [
-            {"role": "system", "content": JUDGE_SYSTEM},
-            {"role": "user", "content": f"{context}\n\nQuestion: {question}\nAnswer yes or no."},
-        ]
+        """The system rules, the worked examples (the same for every request, so a server that
+        reuses prompt prefixes evaluates them once), then this example and the question, last."""
+        worked: list[dict[str, str]] = []
+        for shot_context, shot_question, answer in self.shots:
+            worked += [{"role": "user", "content": _ask(shot_context, shot_question)},
+                       {"role": "assistant", "content": answer}]
+        return [{"role": "system", "content": JUDGE_SYSTEM}, *worked,
+                {"role": "user", "content": _ask(context, question)}]
 
     async def _exclusive(self) -> bool:
         """Whether a server serves one example at a time (llama.cpp: one slot, one prefix)."""

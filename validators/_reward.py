@@ -190,7 +190,8 @@ class Reward:
 
     async def judge_rollouts(self, rollouts: Sequence[Rollout]) -> list[Judgement]:
         """The filter's judgement of each rollout, concurrently, one judge for the batch."""
-        judge = Judge.connect(self.judge_settings, self.cache) if self.judge_settings else None
+        judge = (Judge.connect(self.judge_settings, self.cache, shots=self.spec.rubric.judge_shots())
+                 if self.judge_settings else None)
         if judge is not None and any(r.example is None for r in rollouts) and _has_questions(self.spec):
             await judge.aclose()
             raise ConfigError(

@@ -148,14 +148,17 @@ def _state(db: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `prefect server start` for the module (each run would otherwise start its own, ~10 s)."""
-    from flows._serve import prefect_server
+    """One real Prefect API for the module's runs: the shared local server of a home of its own
+    (or the session's harness, when one is already up in this process)."""
+    from flows._prefect_server import ensure_server, stop_server
 
     patch = pytest.MonkeyPatch()
-    patch.setenv("BACKCHAIN_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    home = tmp_path_factory.mktemp("prefect-home")
+    patch.setenv("BACKCHAIN_HOME", str(home))
+    patch.setenv("PREFECT_HOME", str(home / "prefect"))
     try:
-        with prefect_server() as (url, _):
-            yield url
+        yield ensure_server(lambda _text: None).url
+        stop_server()
     finally:
         patch.undo()
 

@@ -13,6 +13,7 @@ import pytest
 from generators import ChatClient, Endpoint, LLMWriter, LocalModelServer, choose_answer, template_task
 from schemas import Judgement, content_hash
 from validators import Judge, JudgeScore, evaluate, judge_context, load_rubric, score_from_logprobs, yes_no_mass
+from validators._judge import RESULT_CHARS, focus
 
 from ._examples import COUNTRY_OUTPUT, context, example, step, tools
 
@@ -78,14 +79,20 @@ def test_real_judge_scores_a_question(llama_endpoint: Endpoint) -> None:
     if score.coverage < 0.5:
         assert score.note.startswith(f"coverage {score.coverage:.2f} below min_coverage 0.5: majority of 3")
         assert score.votes is not None and sum(score.votes) == 3 and score.p_yes in (0.0, 1 / 3, 2 / 3, 1.0)
-    # Judge questions are weighted, not gating, in the default rubric: a plumbing model cannot reject.
-    assert judgement.status == "accepted" and judgement.score is not None and 0.0 <= judgement.score <= 1.0
-    judged = [leaf for leaf in judgement.leaves if leaf.kind == "judge"]
-    assert len(judged) == 3
-    for leaf in judged:
+    # Two judge questions gate in the default rubric; the plumbing model's noise may trip them.
+    judged = {leaf.node_id: leaf for leaf in judgement.leaves if leaf.kind == "judge"}
+    gates = [judged["answer_correct"], judged["answer_matches_request"]]
+    for leaf in gates:
         assert leaf.p_yes is not None and 0.0 <= leaf.p_yes <= 1.0 and leaf.score == leaf.p_yes
         assert leaf.coverage is not None and 0.0 <= leaf.coverage <= 1.0
-    assert judgement.score == pytest.approx(sum(leaf.p_yes or 0.0 for leaf in judged) / 3, abs=1e-6)
+    if all(leaf.passed for leaf in gates):
+        weighted = [judged["request_is_natural"], judged["request_needs_every_call"]]
+        assert judgement.status == "accepted" and all(leaf.p_yes is not None for leaf in weighted)
+        assert judgement.score == pytest.approx(sum(leaf.p_yes or 0.0 for leaf in weighted) / 2, abs=1e-6)
+    else:
+        assert judgement.status == "rejected" and judgement.score == 0.0
+        assert judgement.reason.split(":")[0] in ("answer_correct", "answer_matches_request")
+        assert judged["request_is_natural"].skipped  # the weighted questions come after the gates
 
 
 def test_stopped_server_gives_judge_error_not_a_score() -> None:
@@ -102,7 +109,7 @@ def test_stopped_server_gives_judge_error_not_a_score() -> None:
     assert j.status == "judge_error"
     judged = [leaf for leaf in j.leaves if leaf.kind == "judge"]
     assert {leaf.node_id for leaf in judged} == {
-        "request_is_natural", "request_needs_every_call", "answer_matches_request"}
+        "answer_correct", "request_is_natural", "request_needs_every_call", "answer_matches_request"}
     for leaf in judged:
         assert leaf.score is None and leaf.p_yes is None and leaf.passed is None and not leaf.skipped
         assert leaf.reason.startswith("judge_error: model endpoint") and endpoint.url in leaf.reason
@@ -156,9 +163,23 @@ def test_judge_sees_the_task_and_trace_but_not_the_writer_prompt(llama_endpoint:
     assert content_hash(writer_messages) not in seen
 
 
-def test_long_results_are_cut_to_600_characters() -> None:
-    big = {**COUNTRY_OUTPUT, "notes": "x" * 5000}
+def test_long_results_keep_what_the_task_reads_and_count_what_they_leave_out() -> None:
+    big = {**COUNTRY_OUTPUT, "notes": "x" * 5000, "regions": [f"region {i}" for i in range(300)]}
     first = step("country_info", {"country": "France"}, example().trace.steps[0].sources, big)
     ctx = judge_context(example(steps=[first, example().trace.steps[1]]))
     line = next(ln for ln in ctx.splitlines() if ln.startswith("Result 1: "))
-    assert len(line) == len("Result 1: ") + 600
+    assert len(line) <= len("Result 1: ") + RESULT_CHARS
+    # Step 2 reads /latitude and /longitude of this result: they stay, whatever else is cut.
+    assert '"latitude": 48.8566' in line and '"longitude": 2.3522' in line
+    assert "more" in line and "x" * 200 not in line
+
+
+def test_focus_keeps_wanted_members_in_place_and_counts_the_rest() -> None:
+    rows = [{"id": i, "name": f"row {i}"} for i in range(50)]
+    kept = focus({"rows": rows, "total": 50}, ["/rows/40/name"], budget=200)
+    assert kept["total"] == 50 and {"id": 40, "name": "row 40"} in kept["rows"]
+    gaps = [x for x in kept["rows"] if isinstance(x, str)]
+    assert gaps and all(g.startswith("… ") and g.endswith(" more") for g in gaps)
+    shown = [x for x in kept["rows"] if isinstance(x, dict)]
+    assert sum(int(g.split()[1]) for g in gaps) + len(shown) == 50
+    assert focus({"a": 1}, ["/a"], budget=200) == {"a": 1}  # short results are untouched

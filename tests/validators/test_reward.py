@@ -107,7 +107,7 @@ def test_with_a_judge_the_reward_asks_the_filters_own_requests(llama_endpoint: E
 
     async def filter_scores() -> list[float | None]:
         async with ChatClient(served, cache=cache) as client:
-            judge = Judge(client, min_coverage=0.5)
+            judge = Judge(client, min_coverage=0.5, shots=rubric.judge_shots())  # as a run builds it
             return [(await evaluate(rubric, ex, context(ex), judge)).score for ex in examples]
 
     filtered = asyncio.run(filter_scores())
@@ -133,7 +133,7 @@ def test_a_judge_failure_is_none_for_trl_and_an_error_for_verl_never_zero() -> N
     spec = RewardSpec.of(load_rubric("default"), JudgeSettings(urls=[endpoint.url], model=endpoint.model))
     reward = Reward(spec)
     row = verl_row(ex, 0)
-    with pytest.raises(ModelError, match=r"judge_error: request_\w+: model endpoint"):
+    with pytest.raises(ModelError, match=r"judge_error: \w+: model endpoint"):
         reward.compute_score(row["data_source"], ex.task.final_message, row["ground_truth"], row["extra_info"])
     got = reward([None], [ex.task.final_message], ground_truth=[row["ground_truth"]], example=[ex.model_dump_json()])
     assert got == [None]

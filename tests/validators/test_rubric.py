@@ -407,7 +407,15 @@ def test_the_shipped_default_rubric_loads_and_uses_every_check() -> None:
             walk(child)
 
     walk(rubric.root)
-    assert sorted(checks) == sorted(CHECKS) and len(questions) == 3
+    assert sorted(checks) == sorted(CHECKS) and len(questions) == 4
+    # The judge questions that calibrated well gate; the others are weighted (see the file's header).
+    judged = next(c for c in rubric.root.children if c.id == "judged")
+    assert judged.critical and all(c.critical and c.question for c in judged.children)
+    assert {c.id: c.threshold for c in judged.children} == {"answer_correct": 0.5, "answer_matches_request": 0.6}
+    # Every judge question has worked examples, a yes and a no, in front of every request.
+    shots = rubric.judge_shots()
+    assert {q for _, q, _ in shots} == set(questions)
+    assert all({a for _, q2, a in shots if q2 == q} == {"yes", "no"} for q in questions)
 
 
 @pytest.mark.parametrize(
