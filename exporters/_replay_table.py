@@ -12,7 +12,9 @@ same version twice gives the same file.
 Columns (``generators.REPLAY_COLUMNS``)::
 
     toolset, toolset_version, tool      strings (toolset_version may be null)
-    arguments_json, output_json         canonical JSON text (output "null" when there was none)
+    arguments_json, output_json         canonical JSON text; the output is what the tool said (its
+                                        text when it answered in text, not the view pointers read;
+                                        "null" when there was none)
     normalised_key                      generators.normalised_key(toolset, tool, arguments)
     is_error, error                     what the call returned when it failed
     observation_id, started_at          the stored observation's id and time (UTC)
@@ -43,7 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generators import REPLAY_COLUMNS, TOOLS_METADATA_KEY, normalised_key
-from schemas import ConfigError, Example, ExportError, ExportFilters, Tool, VersionInfo, canonical_json
+from schemas import ConfigError, Example, ExportError, ExportFilters, Tool, VersionInfo, canonical_json, shown_output
 
 from ._base import DEFAULT_OPTIONS, DataFile
 from ._export import ExportResult, Staging, closing, file_entry, write_manifest
@@ -66,7 +68,7 @@ REPLAY_USAGE = (
 )
 
 _OBSERVATIONS_SQL = (
-    "SELECT observation_id, toolset, toolset_version, tool, arguments, output, is_error, error, "
+    "SELECT observation_id, toolset, toolset_version, tool, arguments, output, raw, is_error, error, "
     "started_at FROM observations "
     "WHERE observation_id IN (SELECT unnest(CAST(? AS VARCHAR[]))) ORDER BY observation_id"
 )
@@ -171,14 +173,17 @@ def _observation_rows(store: Store, batch: list[Example], written: set[str]) -> 
             "every step's observation, so export from the database the version was made in"
         )
     columns: dict[str, list[Any]] = {name: [] for name in REPLAY_COLUMNS}
-    for obs_id, toolset, version, tool, arguments, output, is_error, error, started_at in found:
+    for obs_id, toolset, version, tool, arguments, output, raw, is_error, error, started_at in found:
         args = json.loads(arguments)
         columns["toolset"].append(toolset)
         columns["toolset_version"].append(version)
         columns["tool"].append(tool)
         columns["arguments_json"].append(canonical_json(args))
         columns["normalised_key"].append(normalised_key(toolset, tool, args))
-        columns["output_json"].append(canonical_json(None if output is None else json.loads(output)))
+        # What the tool said (its text, when it answered in text), as a tool message shows it: an
+        # RL environment answers a rollout's call with it, never with backchain's view of it.
+        said = shown_output(None if output is None else json.loads(output), None if raw is None else json.loads(raw))
+        columns["output_json"].append(canonical_json(said))
         columns["is_error"].append(bool(is_error))
         columns["error"].append(error)
         columns["observation_id"].append(obs_id)

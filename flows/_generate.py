@@ -402,6 +402,7 @@ async def _stages_in_order(
     report = await acct.timed("replay", as_task(_stages.replay, "replay")(toolsets, examples, recorded_at, config, recorder))
     await recorder.committed()
     summary.volatile_tools = report.volatile_tools
+    recorder.settle_ahead()  # volatility repeats replay never asked for are counted with its calls
     acct.count_tools("replay", recorder.take_log())
     store.save_volatility(summary.run_id, report.volatile_fields())
     ctx = CheckContext(replay=report, toolset_versions={n: t.version for n, t in toolsets.items()},

@@ -157,7 +157,11 @@ class Reporter:
                     thread.join()
             for i, task_id in enumerate(ids):
                 if task_id is not None:
+                    # A new total resets rich's speed samples: keep the rate the stage ran at.
+                    task = next(t for t in progress.tasks if t.id == task_id)
+                    speed = task.finished_speed or task.speed
                     progress.update(task_id, total=max(done[i], 1), completed=done[i])
+                    task.finished_speed = speed
 
 
 def render_summary(summary: RunSummary, db: str) -> str:

@@ -104,10 +104,18 @@ class CallRecorder:
         self.reused = 0
         self._own: set[str] = set()
         #: Calls made ahead of their stage (exploration's volatility repeats, made under replay's
-        #: purpose): logged for accounting when their stage asks for them, not when made; the
-        #: value is whether the answer came from the cache of an earlier run.
-        self._deferred: dict[str, bool] = {}
+        #: purpose): logged for accounting when their stage asks for them (or, never asked, when
+        #: the stage settles them), not when made: key -> (toolset, failed, from an earlier run).
+        self._deferred: dict[str, tuple[str, bool, bool]] = {}
         self._log: list[tuple[str, bool, bool]] = []
+
+    def settle_ahead(self) -> None:
+        """Account the calls made ahead whose stage never asked for them, once each, as they were
+        got (executed, or answered by an earlier run's record): every call is counted exactly once."""
+        for name, failed, from_cache in self._deferred.values():
+            self.hits += from_cache
+            self._log.append((name, failed, from_cache))
+        self._deferred.clear()
 
     def take_log(self) -> list[tuple[str, bool, bool]]:
         """(toolset, failed, cached) of every call since the last take, one per call."""
@@ -151,9 +159,9 @@ class CallRecorder:
             if hit is not None:
                 observation = Observation.model_validate(upgrade_cached(hit))
                 if ahead:  # counted when its own stage asks for it (below), not now
-                    self._deferred.setdefault(key, key not in self._own)
+                    self._deferred.setdefault(key, (name, observation.is_error, key not in self._own))
                 elif key in self._deferred:  # asked ahead: counted now, once, as it was got
-                    from_cache = self._deferred.pop(key)
+                    from_cache = self._deferred.pop(key)[2]
                     self.hits += from_cache
                     self._log.append((name, observation.is_error, from_cache))
                 elif key in self._own:  # a call this run made is counted once, when it was made
@@ -175,7 +183,7 @@ class CallRecorder:
             self.cache.put_call(key, purpose, observation.model_dump(mode="json"))
             self._own.add(key)
             if deferred:
-                self._deferred[key] = False
+                self._deferred[key] = (name, observation.is_error, False)
         return observation, outcome.transient
 
     @staticmethod

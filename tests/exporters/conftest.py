@@ -45,5 +45,5 @@ def pipeline_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from flows import Reporter, RunConfig, run_pipeline
 
     path = tmp_path_factory.mktemp("export-db") / "backchain.duckdb"
-    asyncio.run(run_pipeline(RunConfig(examples=6, no_model=True, seed=1), path, Reporter(quiet=True)))
+    asyncio.run(run_pipeline(RunConfig(examples=10, no_model=True, seed=1), path, Reporter(quiet=True)))
     return path

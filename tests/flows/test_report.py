@@ -257,7 +257,7 @@ def test_a_bad_reference_is_one_line_and_writes_nothing(real_run: RealRun, tmp_p
 
 
 def test_judge_leaf_count_counts_questions_only() -> None:
-    assert judge_leaf_count(load_rubric("default")) == 3
+    assert judge_leaf_count(load_rubric("default")) == 4
 
 
 # -- progress -------------------------------------------------------------------------------

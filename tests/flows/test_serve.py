@@ -135,7 +135,9 @@ def test_bad_entries_are_refused_before_anything_starts(tmp_path: Path, entry: s
     assert not (tmp_path / "home" / "serve.json").exists()
 
 
-def test_schedules_without_a_server_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    result = CliRunner().invoke(app, ["schedules"])
-    assert result.exit_code == 1 and "backchain serve" in result.output
+def test_schedules_without_a_server_says_how_to_get_one(tmp_path: Path) -> None:
+    # A process of its own: no Prefect API in its environment, no running server in its home.
+    done = subprocess.run([str(BIN), "schedules"], env=_env(tmp_path / "home"), capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "backchain serve" in done.stderr and "backchain server start" in done.stderr
+    assert len([ln for ln in done.stderr.splitlines() if ln.startswith("error:")]) == 1
