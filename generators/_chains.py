@@ -49,8 +49,11 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
     for c in ordered:
         sources = dict(c.sources)
         for param, parent in c.parents.items():
+            given = c.sources.get(param)
+            # "unit-of": the unit that value was recorded in (generators._meaning), not the value itself.
+            how = given.how if given is not None and given.how == "unit-of" else "pool"
             sources[param] = ArgumentSource(
-                origin="step", how="pool", step=index[parent.observation_id], pointer=parent.pointer
+                origin="step", how=how, step=index[parent.observation_id], pointer=parent.pointer
             )
         steps.append(Step.from_observation(c.observation, sources))
     return Trace(steps=steps)

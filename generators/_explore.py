@@ -51,6 +51,7 @@ from schemas import ArgumentSource, Observation, Tool, call_key
 from ._arguments import describe_type, fill_hint, iter_param_schemas, name_words
 from ._base import Toolset
 from ._call_cache import EXPLORE, CallRecorder, replay_purpose
+from ._meaning import arbitrary_item, clock_fields, complete_from_anchor, entity_group, is_modifier, means_it
 from ._pool import (
     Leaf,
     PoolValue,
@@ -194,6 +195,8 @@ class ExploreReport:
     toolset_events: dict[str, str] = field(default_factory=dict)
     #: "toolset.tool" -> output fields that changed when an identical call was made again.
     volatile: dict[str, list[str]] = field(default_factory=dict)
+    #: Anchors not used because the call would not keep their meaning (generators._meaning).
+    meaning_refused: int = 0
 
     def lines(self) -> list[str]:
         """The report as short lines for a terminal."""
@@ -211,6 +214,9 @@ class ExploreReport:
             shown = ", ".join(f"{t} ({', '.join(f[:2])}{', ...' if len(f) > 2 else ''})"
                               for t, f in sorted(self.volatile.items())[:4])
             out.append(f"{len(self.volatile)} tools answered an identical call differently: {shown}")
+        if self.meaning_refused:
+            out.append(f"{self.meaning_refused} chain links not tried: the value would not keep its meaning "
+                       "(another place's coordinates, a unit not recorded, an unrelated source)")
         for name, event in sorted(self.toolset_events.items()):
             out.append(f"toolset {name}: {event}")
         return out
@@ -224,6 +230,7 @@ class ExploreReport:
             "missing_values": [{"toolset": m.toolset, "tool": m.tool, "param": m.param, "what": m.what,
                                 "hint": m.hint} for m in self.missing],
             "toolset_events": dict(self.toolset_events), "volatile": dict(self.volatile),
+            "meaning_refused": self.meaning_refused,
         }
 
 
@@ -274,6 +281,7 @@ class Explorer:
         self._param_options: dict[tuple[str, str, str], _ParamOptions] = {}
         self._plans: dict[tuple[str, str], _ToolPlan] = {(t.toolset, t.name): _ToolPlan(t) for t in self.tools}
         self._obs_tool: dict[str, str] = {}  # observation id -> tool that produced it
+        self._observations: dict[str, Observation] = {}  # id -> observation: an anchor's whole output
         self._edge_counts: Counter[tuple[str, str]] = Counter()  # (from tool, to tool) -> calls
         self._tool_calls: Counter[str] = Counter()
         self._retry: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]]] = []
@@ -320,23 +328,37 @@ class Explorer:
 
     def _static_combos(self, plan: _ToolPlan) -> Iterator[dict[str, _Option]]:
         """Combinations of user-side values: a base, each parameter varied in turn, optional
-        parameters added one at a time, then seeded random mixtures."""
+        parameters added one at a time, then seeded random mixtures.
+
+        Entity parameters of one group (latitude, longitude and timezone of one place) vary
+        together, the i-th value of each: values a schema or a seed list gives side by side
+        describe one thing (Paris's latitude never goes with New York's longitude)."""
         opts = self._static_options(plan.tool)
         required = plan.required
         if any(not opts.get(p) for p in required):
             return
+        props: Mapping[str, Any] = plan.tool.input_schema.get("properties") or {}
+        groups: dict[str, list[str]] = defaultdict(list)
+        for p in required:
+            schema = props.get(p)
+            if not is_modifier(p, schema if isinstance(schema, Mapping) else {}):
+                groups[entity_group(p)].append(p)
+        joint = [g for g in groups.values() if len(g) > 1]
+        together = {p for g in joint for p in g}
         # Parameters offered the same values (from_unit/to_unit) start on different ones.
         offset: Counter[str] = Counter()
         base: dict[str, _Option] = {}
         for p in required:
             sig = repr([v for v, _, _ in opts[p]])
-            base[p] = opts[p][offset[sig] % len(opts[p])]
+            base[p] = opts[p][0 if p in together else offset[sig] % len(opts[p])]
             offset[sig] += 1
         yield dict(base)
         longest = max((len(opts[p]) for p in required), default=0)
         for i in range(1, longest):
+            for group in joint:
+                yield {**base, **{p: opts[p][i % len(opts[p])] for p in group}}
             for p in required:
-                if i < len(opts[p]):
+                if p not in together and i < len(opts[p]):
                     yield {**base, p: opts[p][i]}
         for p in plan.optional:
             for option in opts.get(p, [])[:6]:
@@ -344,7 +366,10 @@ class Explorer:
                     yield {**base, p: option}
         rng = random.Random(f"{self.config.seed}:{plan.tool.toolset}:{plan.tool.name}")
         for _ in range(_RANDOM_MIXTURES):
-            combo = {p: rng.choice(opts[p]) for p in required}
+            combo = {p: rng.choice(opts[p]) for p in required if p not in together}
+            for group in joint:
+                i = rng.randrange(max(len(opts[p]) for p in group))
+                combo.update({p: opts[p][i % len(opts[p])] for p in group})
             for p in plan.optional:
                 if opts.get(p) and rng.random() < 0.3:
                     combo[p] = rng.choice(opts[p])
@@ -368,9 +393,10 @@ class Explorer:
         """Arguments where at least one parameter takes a pool value not yet tried for it.
 
         One earlier observation is the anchor and supplies every parameter it can (latitude
-        *and* longitude of the same place), so chains stay coherent; among anchors that fill
-        the most parameters, the one whose tool -> this tool edge was walked least. Other
-        required parameters come from the user side (seeds, schema) when possible.
+        *and* longitude of the same place); among anchors that fill the most parameters, the one
+        whose tool -> this tool edge was walked least. The rest of the call must keep the
+        anchor's meaning (`generators._meaning.complete_from_anchor`): its entity from the
+        anchor, units as recorded, modifiers from the user's side, never another output's value.
         """
         tool = plan.tool
         props: Mapping[str, Any] = tool.input_schema.get("properties") or {}
@@ -381,31 +407,35 @@ class Explorer:
                 pv = opt[2]
                 if pv is None or (param, id(pv)) in plan.used_pool or param in cover[pv.observation_id]:
                     continue
+                if not means_it(pv, self._source_tool(pv), tool, param):
+                    continue  # a generic name ("year") from an unrelated source
                 # one output value fills one parameter: no "from X to X"
                 if all(o[2] is not pv for o in cover[pv.observation_id].values()):
                     cover[pv.observation_id][param] = opt
-        if not cover:
-            return None
-        best = max(len(v) for v in cover.values())
-        fullest = sorted(oid for oid, v in cover.items() if len(v) == best)
-        fewest = min(self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] for o in fullest)
-        anchor = self.rng.choice(
-            [o for o in fullest if self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] == fewest])
-        anchored = cover[anchor]
-        for param, opt in anchored.items():
-            plan.used_pool.add((param, id(opt[2])))
-        combo: dict[str, _Option] = dict(anchored)
-        for param in plan.required:
-            if param in combo:
+        validators = {p: self._options_object(tool, p, props[p]).validator for p in props}
+        while cover:
+            best = max(len(v) for v in cover.values())
+            fullest = sorted(oid for oid, v in cover.items() if len(v) == best)
+            fewest = min(self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] for o in fullest)
+            anchor = self.rng.choice(
+                [o for o in fullest if self._edge_counts[(self._obs_tool.get(o, ""), tool.name)] == fewest])
+            anchored = {p: o for p, o in cover.pop(anchor).items()
+                        if o[2] is None or not arbitrary_item(o[2], self._source_tool(o[2]),
+                                                              self._observations.get(anchor))}
+            if not anchored:
                 continue
-            user_side = [o for o in options[param] if o[2] is None]
-            if user_side:
-                combo[param] = user_side[0]
-            elif options[param]:
-                combo[param] = self.rng.choice(options[param])
-            else:
-                return self._next_pooled(plan)  # this anchor cannot complete the call: try another
-        return combo
+            for param, opt in anchored.items():
+                plan.used_pool.add((param, id(opt[2])))
+            combo = complete_from_anchor(tool, plan.required, anchored, options, self._observations.get(anchor),
+                                         self._source_tool, validators)
+            if combo is not None:
+                return combo
+            self.report.meaning_refused += 1
+        return None
+
+    def _source_tool(self, pv: PoolValue) -> Tool | None:
+        plan = self._plans.get((pv.toolset, pv.tool))
+        return plan.tool if plan is not None else None
 
     def _propose(self, tool: Tool, prefer_pool: bool) -> tuple[dict[str, Any], dict[str, ArgumentSource], dict[str, PoolValue]] | None:
         """Arguments for one new call of ``tool``, or None when nothing new is left for it."""
@@ -489,6 +519,7 @@ class Explorer:
         new_calls = []
         for (tool, args, sources, parents), (obs, transient) in zip(planned, results, strict=True):
             self._obs_tool[obs.observation_id] = tool.name
+            self._observations.setdefault(obs.observation_id, obs)
             self._tool_calls[tool.name] += 1
             key = obs.call_key
             if transient:
@@ -571,7 +602,7 @@ class Explorer:
             first = call.observation
             fields = frozenset(["/"]) if again.is_error != first.is_error else _changed_fields(first.output, again.output)
             if fields:
-                volatile[key] = volatile.get(key, frozenset()) | fields
+                volatile[key] = volatile.get(key, frozenset()) | fields | clock_fields(first.output, fields)
         if volatile:
             self.calls = [dataclasses.replace(c, volatile=volatile[(c.observation.toolset, c.observation.tool)])
                           if (c.observation.toolset, c.observation.tool) in volatile else c for c in self.calls]

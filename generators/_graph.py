@@ -25,6 +25,7 @@ from jsonschema.exceptions import SchemaError
 from schemas import Tool, ToolEdge
 
 from ._explore import ExploredCall, iter_leaves, names_match, param_kinds
+from ._meaning import is_generic, shares_topic
 
 
 def field_of(pointer: str) -> str:
@@ -62,6 +63,8 @@ def candidate_edges(tools: Iterable[Tool], calls: Sequence[ExploredCall]) -> lis
         for leaf in iter_leaves(obs.output):
             samples.setdefault((obs.toolset, obs.tool, field_of(leaf.pointer)),
                                (leaf.key, leaf.value, leaf.kind, leaf.qualified))
+    tools = list(tools)
+    by_name = {(t.toolset, t.name): t for t in tools}
     edges: list[ToolEdge] = []
     for target in tools:
         props = target.input_schema.get("properties") or {}
@@ -76,6 +79,9 @@ def candidate_edges(tools: Iterable[Tool], calls: Sequence[ExploredCall]) -> lis
                 if (toolset, tool) == (target.toolset, target.name):
                     continue
                 named = names_match(param, key) or (bool(qualified) and names_match(param, qualified))
+                if named and is_generic(key) and not shares_topic(by_name.get((toolset, tool)), key, fld, (),
+                                                                  target, param):
+                    continue  # "year" of an aircraft is not the year a holiday list takes
                 if (named or (kind and kind in kinds)) and _valid(validator, value):
                     edges.append(ToolEdge(from_toolset=toolset, from_tool=tool, field=fld,
                                           to_toolset=target.toolset, to_tool=target.name, param=param,
