@@ -41,6 +41,7 @@ import dataclasses
 import datetime as _dt
 import math
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -232,6 +233,33 @@ class ExploreReport:
             "toolset_events": dict(self.toolset_events), "volatile": dict(self.volatile),
             "meaning_refused": self.meaning_refused,
         }
+
+
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+
+
+def _slips(arguments: Mapping[str, Any], tool: Tool, rng: random.Random) -> list[tuple[str, dict[str, Any], str]]:
+    """(parameter, slipped arguments, how) for each realistic slip of one user argument."""
+    out: list[tuple[str, dict[str, Any], str]] = []
+    for param, value in sorted(arguments.items()):
+        if not isinstance(value, str):
+            continue
+        if (m := _ISO_DATE.match(value)) is not None:  # another way people write a date
+            out.append((param, {**arguments, param: f"{m.group(2)}/{m.group(3)}/{m.group(1)}"}, "probe-format"))
+        elif len(value) >= 4:
+            # Swap two neighbouring characters that differ ("ord-1001": not the two zeros).
+            spots = [i for i in range(1, len(value) - 2) if value[i] != value[i + 1]]
+            if spots:
+                i = rng.choice(spots)
+                typo = value[:i] + value[i + 1] + value[i] + value[i + 2:]
+                out.append((param, {**arguments, param: typo}, "probe-typo"))
+    required = [p for p in tool.input_schema.get("required") or [] if p in arguments]
+    defaults = {p for p, s in (tool.input_schema.get("properties") or {}).items()
+                if isinstance(s, Mapping) and "default" in s}
+    for param in required:
+        if param not in defaults and len(arguments) > 1:  # a field left out
+            out.append((param, {k: v for k, v in arguments.items() if k != param}, "probe-missing"))
+    return out
 
 
 def _sibling_stem(name: str) -> str:
@@ -627,12 +655,14 @@ class Explorer:
         return out
 
     async def probe_errors(self, n: int) -> list[ExploredCall]:
-        """Error paths: repeat up to n successful calls with a typo in one text argument.
+        """Error paths: repeat up to n successful calls with one realistic slip of the user's own
+        value: a typo (two neighbouring characters swapped), a date written another way
+        (2013-07-04 as 07/04/2013), or a required argument left out.
 
-        The tool's real reaction (usually an error such as "unknown country
-        'Frnace'") is recorded like any observation; paired with the original
-        call it is error-recovery material: a failed call, then the corrected one.
-        A probe is never a value source: a typo that happens to succeed gives no values.
+        The tool's real reaction (usually an error such as "unknown country 'Frnace'") is
+        recorded like any observation; paired with the original call it is error-recovery
+        material: a failed call, then the corrected one. A probe is never a value source: a slip
+        that happens to succeed gives no values.
         """
         planned: list[tuple[Tool, dict[str, Any], dict[str, ArgumentSource]]] = []
         tools = {(t.toolset, t.name): t for t in self.tools}
@@ -640,26 +670,22 @@ class Explorer:
             obs = call.observation
             if len(planned) >= n or len(self.calls) + len(planned) >= self.config.max_calls:
                 break
-            texts = [k for k, v in obs.arguments.items() if isinstance(v, str) and len(v) >= 4]
-            if obs.is_error or call.parents or not texts or (obs.toolset, obs.tool) not in tools:
+            if obs.is_error or call.parents or (obs.toolset, obs.tool) not in tools:
                 continue
-            if self._gone(tools[(obs.toolset, obs.tool)]):
+            tool = tools[(obs.toolset, obs.tool)]
+            if self._gone(tool):
                 continue
-            param = self.rng.choice(sorted(texts))
-            original: str = obs.arguments[param]
-            # Swap two neighbouring characters that differ ("ord-1001": not the two zeros).
-            spots = [i for i in range(1, len(original) - 2) if original[i] != original[i + 1]]
-            if not spots:
+            slips = _slips(obs.arguments, tool, self.rng)
+            if not slips:
                 continue
-            i = self.rng.choice(spots)
-            typo = original[:i] + original[i + 1] + original[i] + original[i + 2:]
-            args = {**obs.arguments, param: typo}
+            param, args, how = self.rng.choice(slips)
             key = call_key(obs.toolset, self.toolsets[obs.toolset].version, obs.tool, args)
-            if typo == original or key in self._seen_keys:
+            if key in self._seen_keys:
                 continue
             self._seen_keys.add(key)
-            sources = {**call.sources, param: _user_source("probe-typo")}
-            planned.append((tools[(obs.toolset, obs.tool)], args, sources))
+            sources = {p: s for p, s in call.sources.items() if p in args}
+            sources[param] = _user_source(how)  # a left-out argument too: it marks the call as a probe
+            planned.append((tool, args, sources))
         results = await asyncio.gather(*(self._execute(t, a) for t, a, _ in planned))
         probes = [ExploredCall(o, s, {}, 0) for (_, _, s), (o, _) in zip(planned, results)]
         for p in probes:
