@@ -33,9 +33,9 @@ same bytes for the same rows.
 
 from ._base import ExportFormat, ExportOptions, conversation, function_tools, ground_truth
 from ._bfcl import bfcl_check
-from ._export import MANIFEST_SUFFIX, ExportResult
 from ._filters import SelectionCounts, parse_band, parse_names, parse_split, select_rows, split_of
 from ._formats import FORMATS
+from ._manifest import MANIFEST_SUFFIX, ExportResult
 from ._pipeline import export_rows, export_version
 from ._replay_table import REPLAY_FORMAT, REPLAY_SCHEMA, export_replay_table
 from ._reward_spec import build_reward_spec

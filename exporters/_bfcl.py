@@ -55,7 +55,8 @@ from datasets import Features, Json, List, Value
 from schemas import Example, LoadDrift, VersionInfo
 
 from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions
-from ._export import JsonlSink, RowChecker, Staging, build_row, split_file_name
+from ._export import JsonlSink, RowChecker, build_row, split_file_name
+from ._staging import Staging
 
 ANSWER_DIR = "possible_answer"
 _TYPE_NAMES = {"object": "dict", "number": "float", "integer": "integer", "string": "string",

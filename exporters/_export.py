@@ -1,13 +1,12 @@
-"""The machinery every export shares: staging, streaming sinks, row checks, the manifest.
+"""Writing an export's rows: build, check, stream into one file per split.
 
     rows ─> format.row() ─> RowChecker (JSON Schema) ─> Sink per split ─> staged files
                                                                              │
               format.extra_files(), RL sidecars ─> staged files ─> manifest ─┴─> commit (rename)
 
-Nothing lands where the user looks until everything is complete: files are written into a
-scratch directory beside the target (``Staging``) and renamed into place at the end, data
-first and the manifest last, so a failure (a row that does not validate, a store that stops
-answering) leaves the previous export, if any, untouched and no partial file behind.
+Files are written into a scratch directory and renamed into place at the end (``_staging``),
+the manifest last (``_manifest``); values ``datasets`` would load back changed are recorded
+(``_drift``).
 
 Rows stream. A sink buffers ``BATCH`` rows and writes them: parquet through pyarrow's
 ``ParquetWriter`` (one row group per batch), JSON Lines as compact JSON text, keys in row
@@ -25,150 +24,31 @@ to 10 decimals (datasets 5.2 / pandas 3.1: ``1.23456789012345`` became ``1.23456
 Every row is checked against its format's JSON Schema (``RowChecker``): a fast check
 (``schemas.compile_schema``: jsonschema-rs, see bench/fastschema.py) decides, and for a row that
 fails, ``jsonschema`` names the field.
-
-What datasets will load differently (its JSON decoder is not exact for some floats) is
-recorded per value in the manifest's ``load_drift``; values without a float or a long integer
-literal in their text cannot drift and are not decoded again. ``drift_of`` answers the same
-question for a JSON text on its own (the fast path has texts, not values).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
-import os
-import re
-import tempfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasets import Features, Json
-from datasets.utils.json import ujson_dumps, ujson_loads
+from datasets import Features
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
-from schemas import (
-    Example,
-    ExportedFile,
-    ExportError,
-    ExportFilters,
-    ExportManifest,
-    ExportSelection,
-    LoadDrift,
-    UnsupportedSchema,
-    VersionInfo,
-    compile_schema,
-    json_schema,
-)
+from schemas import Example, ExportError, LoadDrift, UnsupportedSchema, VersionInfo, compile_schema, json_schema
 
 from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions, compact_json
+from ._drift import DriftLog, _escape, _may_drift, as_json_text
+from ._staging import Staging
 
-MANIFEST_SUFFIX = ".manifest.json"
 BATCH = 2000
 """Rows buffered per write (one parquet row group each)."""
 
 Row = tuple[Example, float | None, str]
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """What an export wrote."""
-
-    format: str
-    path: Path
-    row_count: int
-    sha256: str | None
-    """sha256 of the data file when the export is one data file, else None (see ``files``)."""
-    manifest_path: Path
-    load_drift: tuple[LoadDrift, ...] = field(default=())
-    """Values ``datasets.load_dataset`` will return changed (see the manifest's ``load_drift``)."""
-    files: tuple[ExportedFile, ...] = field(default=())
-    splits: tuple[tuple[str, int], ...] = field(default=())
-
-
-# -- staging ------------------------------------------------------------------------------------
-
-
-class Staging:
-    """A scratch directory beside ``out``; ``commit`` renames what was staged into place."""
-
-    def __init__(self, out: Path) -> None:
-        self.root = out.parent
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._tmp = tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=self.root)
-        except OSError as exc:
-            raise ExportError(f"cannot write to {self.root}: {exc.strerror or exc}") from exc
-        self.scratch = Path(self._tmp.name)
-        self._files: list[str] = []
-        self._dirs: list[str] = []
-
-    def path(self, rel: str) -> Path:
-        """Where to write the file that will land at ``root/rel``."""
-        target = self.scratch / "out" / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if rel not in self._files:
-            self._files.append(rel)
-        return target
-
-    def directory(self, rel: str) -> Path:
-        """A directory that replaces ``root/rel`` as a whole (an hf DatasetDict)."""
-        target = self.scratch / "out" / rel
-        target.mkdir(parents=True, exist_ok=True)
-        if rel not in self._dirs:
-            self._dirs.append(rel)
-        return target
-
-    def work(self, name: str) -> Path:
-        """A scratch directory that is never committed."""
-        target = self.scratch / "work" / name
-        target.mkdir(parents=True, exist_ok=True)
-        return target
-
-    def staged_files(self) -> list[str]:
-        """Every staged file (inside staged directories too), relative to ``root``, sorted."""
-        out: set[str] = set(self._files)
-        for rel in self._dirs:
-            base = self.scratch / "out" / rel
-            out |= {f"{rel}/{p.relative_to(base).as_posix()}" for p in base.rglob("*") if p.is_file()}
-        return sorted(out)
-
-    def staged(self, rel: str) -> Path:
-        return self.scratch / "out" / rel
-
-    def commit(self, last: str | None = None) -> None:
-        """Rename directories, then files, into place; ``last`` (the manifest) goes last."""
-        try:
-            for rel in self._dirs:
-                dest = self.root / rel
-                if dest.is_dir():
-                    os.replace(dest, self.work("replaced") / rel.replace("/", "_"))
-                elif dest.exists():
-                    raise ExportError(f"{dest} is a file; an hf export writes a directory there")
-                os.replace(self.scratch / "out" / rel, dest)
-            for rel in sorted(self._files, key=lambda r: r == last):
-                dest = self.root / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(self.scratch / "out" / rel, dest)
-        except OSError as exc:
-            raise ExportError(f"cannot write into {self.root}: {exc.strerror or exc}") from exc
-
-    def close(self) -> None:
-        self._tmp.cleanup()
-
-    def __enter__(self) -> Staging:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# -- row checks ---------------------------------------------------------------------------------
 
 
 class RowChecker:
@@ -212,9 +92,6 @@ def build_rows(fmt: ExportFormat, example: Example, score: float | None, split: 
         return fmt.rows(example, score, split, index, version, options)
     except ValueError as exc:
         raise ExportError(f"example {example.example_id}: cannot build a {fmt.name} row: {exc}") from exc
-
-
-# -- sinks --------------------------------------------------------------------------------------
 
 
 def _storage_type(t: pa.DataType) -> pa.DataType:
@@ -322,9 +199,6 @@ def split_file_name(name: str, split: str | None) -> str:
     return f"{name[: len(name) - len(suffix)]}-{split}{suffix}"
 
 
-# -- the default data writer: one row per example, one file per split --------------------------
-
-
 def write_rows(
     rows: Iterable[Row],
     fmt: ExportFormat,
@@ -398,188 +272,6 @@ def _jsonl_line(row: dict[str, Any], example: Example) -> str:
         ) from exc
 
 
-# -- Json columns and what datasets loads back ----------------------------------------------------
-
-_RISKY = re.compile(r"[0-9][.eE]|[0-9]{16}")
-"""A float literal or a long integer: the only JSON text datasets' decoder may read back changed."""
-_EXACT: dict[tuple[str, str], None] = {}
-"""JSON texts already found to load back exactly (per file type): tool lists and tool outputs
-repeat across rows, so most values are decoded once. Bounded; cleared when full."""
-_EXACT_LIMIT = 20_000
-LOAD_DRIFT_LIMIT = 1000
-"""Drifting values listed in a manifest; ``load_drift_total`` counts them all."""
-
-
-def _may_drift(text: str) -> bool:
-    return _RISKY.search(text) is not None
-
-
-class DriftLog(list[LoadDrift]):
-    """The first LOAD_DRIFT_LIMIT drifting values, and how many there were in all."""
-
-    total = 0
-
-    def add(self, entry: LoadDrift) -> None:
-        self.total += 1
-        if len(self) < LOAD_DRIFT_LIMIT:
-            self.append(entry)
-
-
-def as_json_text(value: Any, column: str, example: Example, file_type: str, drift: list[LoadDrift]) -> Any:
-    """JSON text for a ``Json`` / ``List(Json())`` column, written by the standard library.
-
-    datasets' own encoder would round floats to 10 decimals; text it can parse is stored as
-    given. Values that datasets will nevertheless load changed are recorded in ``drift``.
-    """
-    try:
-        if isinstance(value, list):
-            texts = [compact_json(item) for item in value]
-            for i, (item, text) in enumerate(zip(value, texts, strict=True)):
-                if _may_drift(text):
-                    _record_drift(item, text, f"{column}/{i}", example, file_type, drift)
-            return texts
-        text = compact_json(value)
-    except ValueError as exc:  # NaN or infinity: not JSON
-        raise ExportError(
-            f"example {example.example_id}: {column} holds a value JSON cannot represent ({exc})"
-        ) from exc
-    if _may_drift(text):
-        _record_drift(value, text, column, example, file_type, drift)
-    return text
-
-
-_DRIFTS: dict[tuple[str, str], tuple[tuple[str, Any, Any], ...]] = {}
-"""drift_of's answers by (file type, text); bounded like _EXACT."""
-
-
-def drift_of(text: str, file_type: str) -> tuple[tuple[str, Any, Any], ...]:
-    """What ``datasets`` loads changed in the JSON ``text``: (path inside the value, written,
-    loaded) per value; empty for a text that loads back exactly. The same test as the rows'
-    own (``_record_drift``), for a text given without its value (exporters/_fast.py)."""
-    if not _may_drift(text):
-        return ()
-    key = (file_type, text)
-    found = _DRIFTS.get(key)
-    if found is None:
-        found = tuple(_differences(json.loads(text), _loaded_by_datasets(text, file_type), ""))
-        if len(_DRIFTS) >= _EXACT_LIMIT:
-            _DRIFTS.clear()
-        _DRIFTS[key] = found
-    return found
-
-
-def _loaded_by_datasets(text: str, file_type: str) -> Any:
-    """What ``load_dataset`` returns for a ``Json`` value written as ``text``.
-
-    Parquet: the feature's own encode/decode. JSON Lines: the json loader parses each line,
-    re-encodes the JSON fields (10 decimals) and the feature decodes them.
-    """
-    feature = Json()
-    try:
-        if file_type == ".parquet":
-            return feature.decode_example(feature.encode_example(text))
-        return feature.decode_example(ujson_dumps(ujson_loads(text)))
-    except ValueError as exc:
-        return f"<datasets cannot read this value: {exc}>"
-
-
-def _record_drift(
-    value: Any, text: str, field_path: str, example: Example, file_type: str, drift: list[LoadDrift]
-) -> None:
-    key = (file_type, text)
-    if key in _EXACT:
-        return
-    loaded = _loaded_by_datasets(text, file_type)
-    found = False
-    for path, written, got in _differences(value, loaded, field_path):
-        found = True
-        entry = LoadDrift(example_id=example.example_id, field=path, written=written, loaded=got)
-        if isinstance(drift, DriftLog):
-            drift.add(entry)
-        else:
-            drift.append(entry)
-    if not found:
-        if len(_EXACT) >= _EXACT_LIMIT:
-            _EXACT.clear()
-        _EXACT[key] = None
-
-
-def _differences(written: Any, loaded: Any, path: str) -> Iterator[tuple[str, Any, Any]]:
-    """Leaves where ``loaded`` is not exactly ``written`` (value and JSON type)."""
-    if isinstance(written, dict) and isinstance(loaded, dict) and written.keys() == loaded.keys():
-        for key in written:
-            yield from _differences(written[key], loaded[key], f"{path}/{_escape(key)}")
-    elif isinstance(written, list) and isinstance(loaded, list) and len(written) == len(loaded):
-        for i, (w, got) in enumerate(zip(written, loaded, strict=True)):
-            yield from _differences(w, got, f"{path}/{i}")
-    elif type(written) is not type(loaded) or written != loaded:
-        yield path, written, loaded
-
-
-# -- the manifest ------------------------------------------------------------------------------
-
-
-def file_entry(stage: Staging, rel: str, role: str, rows: int | None = None,
-               split: str | None = None) -> ExportedFile:
-    path = stage.staged(rel)
-    return ExportedFile(path=rel, role=role, sha256=sha256_of(path), bytes=path.stat().st_size,  # type: ignore[arg-type]
-                        rows=rows, split=split)
-
-
-def write_manifest(
-    stage: Staging,
-    out: Path,
-    *,
-    fmt_name: str,
-    usage: str,
-    version: VersionInfo,
-    files: list[ExportedFile],
-    data: list[DataFile],
-    drift: list[LoadDrift],
-    filters: ExportFilters | None,
-    selection: ExportSelection | None,
-    options: ExportOptions,
-) -> tuple[str, ExportManifest]:
-    """Stage ``<out>.manifest.json``; return its relative path and the manifest."""
-    data_entries = [f for f in files if f.role == "data"]
-    single = data_entries[0].sha256 if len(data_entries) == 1 else None
-    splits: dict[str, int] = {}
-    for d in data:
-        if d.split is not None:
-            splits[d.split] = splits.get(d.split, 0) + d.rows
-    manifest = ExportManifest(
-        version_id=version.version_id,
-        dataset=version.dataset,
-        version=version.version,
-        content_hash=version.content_hash,
-        format=fmt_name,
-        file=out.name,
-        row_count=sum(d.rows for d in data),
-        sha256=single,
-        files=files,
-        splits=splits,
-        filters=filters or ExportFilters(),
-        selection=selection,
-        train_on_tool_outputs=options.train_on_tool_outputs,
-        multi_turn=options.multi_turn,
-        tools_module=options.tools_module,
-        observations=options.observations,
-        usage=usage,
-        created_by="backchain export",
-        load_drift=list(drift),
-        load_drift_total=drift.total if isinstance(drift, DriftLog) else len(drift),
-    )
-    rel = out.name + MANIFEST_SUFFIX
-    stage.path(rel).write_text(
-        json.dumps(manifest.model_dump(mode="json", by_alias=True), indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
-    )
-    return rel, manifest
-
-
-# -- small helpers -----------------------------------------------------------------------------
-
-
 def _first_error(validator: Draft202012Validator, row: Any) -> ValidationError | None:
     """The first schema violation, narrowed to the field that causes it."""
     error = next(iter(validator.iter_errors(row)), None)
@@ -612,30 +304,5 @@ def _path(parts: Iterable[Any]) -> str:
     return "/".join(_escape(str(p)) for p in parts) or "(the row itself)"
 
 
-def _escape(key: str) -> str:
-    """RFC 6901 escaping, so a key holding '/' cannot be misread as two levels."""
-    return key.replace("~", "~0").replace("/", "~1")
-
-
 def _shorten(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def closing(rows: Iterable[Any]) -> Iterator[None]:
-    """Close a generator of rows (say, one holding a database cursor) even when export fails."""
-    try:
-        yield
-    finally:
-        close = getattr(rows, "close", None)
-        if callable(close):
-            close()
-

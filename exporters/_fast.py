@@ -50,7 +50,7 @@ load_drift
 The manifest lists values ``datasets``' JSON decoder will load changed. Only a text holding a
 float or a 16+ digit integer can load changed; the store recorded which texts do
 (``chat_numeric``). Those texts are gathered per chunk with Arrow, each distinct text is decoded
-once (``_export.drift_of``, the Python path's own test), and the entries are listed in row
+once (``_drift.drift_of``, the Python path's own test), and the entries are listed in row
 order (messages, then tools), the first ``LOAD_DRIFT_LIMIT`` of them, all counted.
 """
 
@@ -69,17 +69,10 @@ import pyarrow.compute as pc
 from schemas import ExportError, ExportFilters, ExportSelection, LoadDrift, VersionInfo
 
 from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions
-from ._export import (
-    LOAD_DRIFT_LIMIT,
-    DriftLog,
-    ParquetSink,
-    RowChecker,
-    Staging,
-    build_row,
-    drift_of,
-    split_file_name,
-)
+from ._drift import LOAD_DRIFT_LIMIT, DriftLog, drift_of
+from ._export import ParquetSink, RowChecker, build_row, split_file_name
 from ._filters import DROP_REASONS
+from ._staging import Staging
 
 _TINY = 1e-12
 """A pass rate above 0 and below every measurable one (passes / attempts)."""

@@ -50,7 +50,8 @@ from schemas import (
     variant_key,
 )
 
-from ._export import Row, closing
+from ._export import Row
+from ._staging import closing
 
 if TYPE_CHECKING:
     from store import Store
@@ -129,7 +130,7 @@ def split_of(example: Example, fractions: dict[str, float], seed: int) -> str:
 
 
 def _request_key(example: Example) -> int:
-    from validators import normalise_text
+    from schemas import normalise_text
 
     text = normalise_text(example.task.user_request)
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "big")

@@ -2,7 +2,7 @@
 
 This module is the template of ``<stem>.reward.py``, written next to every trl-grpo export.
 In the written file the import of ``answer_in_text`` below is replaced by the source of
-``validators/_text.py`` itself (the checker that scores a version's difficulty), so the file
+``schemas/_text.py`` itself (the checker that scores a version's difficulty), so the file
 needs nothing but the standard library and python-dateutil (which pandas, and so datasets,
 already depends on): a training job does not install backchain to use it. The written file
 records the checker's sha256. tests/exporters check that it scores completions exactly as
@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from validators._text import answer_in_text  # backchain: the checker's source replaces this line
+from schemas._text import answer_in_text  # backchain: the checker's source replaces this line
 
 
 class _Normaliser:

@@ -44,7 +44,9 @@ from ._base import (
     conversation,
     function_tools,
 )
-from ._export import DriftLog, RowChecker, Staging, _storage_type, as_json_text, build_row
+from ._drift import DriftLog, as_json_text
+from ._export import RowChecker, _storage_type, build_row
+from ._staging import Staging
 
 CARD = "README.md"
 _BATCH = 2000

@@ -30,23 +30,16 @@ import datasets
 from schemas import ConfigError, ExportError, ExportFilters, ExportSelection, LoadDrift, VersionInfo
 
 from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions, FinishContext
-from ._export import (
-    MANIFEST_SUFFIX,
-    ExportResult,
-    Row,
-    Staging,
-    closing,
-    file_entry,
-    write_manifest,
-    write_rows,
-)
+from ._export import Row, write_rows
 from ._fast import plan_fast_export
 from ._filters import SelectionCounts, select_rows, split_of
 from ._formats import FORMATS
+from ._manifest import MANIFEST_SUFFIX, ExportResult, file_entry, write_manifest
 from ._observations import TrlSftObservationsFormat
 from ._replay_table import write_replay_table
 from ._reward_spec import build_reward_spec, reward_spec_json
 from ._sharegpt import DATASET_INFO, dataset_name
+from ._staging import Staging, closing
 from ._trl_tools import TrlGrpoToolsFormat
 from ._verifiers import env_id
 from ._verl_tool_agent import VerlToolAgentFormat

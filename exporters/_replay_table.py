@@ -9,13 +9,13 @@ Rows: every observation that a step of one of the version's examples points to
 (``Step.observation_id``), once, in the order the examples first reach them (examples in export
 order, the order the store holds them; each batch's new observations by id), so exporting the
 same version twice gives the same file.
-Columns (``generators.REPLAY_COLUMNS``)::
+Columns (``schemas.REPLAY_COLUMNS``, the shape both the writer here and every reader share)::
 
     toolset, toolset_version, tool      strings (toolset_version may be null)
     arguments_json, output_json         canonical JSON text; the output is what the tool said (its
                                         text when it answered in text, not the view pointers read;
                                         "null" when there was none)
-    normalised_key                      generators.normalised_key(toolset, tool, arguments)
+    normalised_key                      schemas.normalised_key(toolset, tool, arguments)
     is_error, error                     what the call returned when it failed
     observation_id, started_at          the stored observation's id and time (UTC)
 
@@ -44,11 +44,23 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from generators import REPLAY_COLUMNS, TOOLS_METADATA_KEY, normalised_key
-from schemas import ConfigError, Example, ExportError, ExportFilters, Tool, VersionInfo, canonical_json, shown_output
+from schemas import (
+    REPLAY_COLUMNS,
+    TOOLS_METADATA_KEY,
+    ConfigError,
+    Example,
+    ExportError,
+    ExportFilters,
+    Tool,
+    VersionInfo,
+    canonical_json,
+    normalised_key,
+    shown_output,
+)
 
 from ._base import DEFAULT_OPTIONS, DataFile
-from ._export import ExportResult, Staging, closing, file_entry, write_manifest
+from ._manifest import ExportResult, file_entry, write_manifest
+from ._staging import Staging, closing
 
 if TYPE_CHECKING:
     from store import Store

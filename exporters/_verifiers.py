@@ -42,7 +42,8 @@ from datasets import Features, List, Value
 from schemas import Example, ExportFilters, VersionInfo
 
 from ._base import DEFAULT_OPTIONS, DataFile, ExportFormat, ExportOptions, compact_json, ground_truth
-from ._export import Staging, write_rows
+from ._export import write_rows
+from ._staging import Staging
 
 MANIFEST = "backchain.json"
 

@@ -15,12 +15,13 @@ configure_prefect_env()
 
 if TYPE_CHECKING:
     from ._config import EndpointConfig, OpenAPISource, RunConfig
-    from ._generate import RunSummary, generate_flow, run_pipeline
+    from ._generate import generate_flow, run_pipeline
     from ._report import Reporter, render_summary
+    from ._summary import RunSummary
 
 _LAZY = {
     "EndpointConfig": "._config", "OpenAPISource": "._config", "RunConfig": "._config",
-    "RunSummary": "._generate", "generate_flow": "._generate", "run_pipeline": "._generate",
+    "RunSummary": "._summary", "generate_flow": "._generate", "run_pipeline": "._generate",
     "Reporter": "._report", "render_summary": "._report",
 }
 

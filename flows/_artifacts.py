@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._generate import RunSummary
+    from ._summary import RunSummary
 
 
 def artifact_key(dataset: str, what: str) -> str:

@@ -12,10 +12,9 @@ import typer
 
 from schemas import BackchainError
 
-from .cli import DbOption, _db, _fail, _render_rows, app
+from ._cli_common import DbOption, db_path, fail, render_rows
 
 
-@app.command()
 def serve(
     config: Path = typer.Option(..., "--config", "-c", help="TOML or YAML config with a 'schedules' list."),
     limit: int = typer.Option(
@@ -36,12 +35,11 @@ def serve(
     try:
         from ._serve import serve as serve_schedules
 
-        serve_schedules(config, _db(db), limit=limit)
+        serve_schedules(config, db_path(db), limit=limit)
     except BackchainError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
-@app.command()
 def schedules(
     format: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
 ) -> None:
@@ -61,12 +59,11 @@ def schedules(
             raise ConfigError(f"--format {format!r}: use table, csv or json")
         rows = list_schedules(find_api_url())
         columns = ["deployment", "dataset", "schedule", "paused", "next_run", "last_run", "last_run_end"]
-        typer.echo(_render_rows(columns, [tuple(r[c] for c in columns) for r in rows], format), nl=False)
+        typer.echo(render_rows(columns, [tuple(r[c] for c in columns) for r in rows], format), nl=False)
     except BackchainError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
-@app.command()
 def report(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest|@TIME]."),
     out: Path = typer.Option(..., "--out", "-o", help="HTML file to write (self-contained: no network needed to view it)."),
@@ -87,7 +84,7 @@ def report(
         from ._html_report import write_report
 
         dataset_name, version_ref = parse_ref(ref)
-        path = _db(db)
+        path = db_path(db)
         if not path.exists():
             raise ConfigError(f"no database at {path}: run `backchain run` first, or pass --db")
         with Store(path, read_only=True) as store:
@@ -98,4 +95,4 @@ def report(
         typer.echo(f"wrote the report of {meta['dataset']}@{meta['version']} "
                    f"(version {meta['version_id']}, content {meta['content_hash'][:12]}) to {written}")
     except BackchainError as exc:
-        _fail(str(exc))
+        fail(str(exc))

@@ -30,7 +30,7 @@ import typer
 
 from schemas import BackchainError, ConfigError, Example
 
-from .cli import DbOption, _db, _fail, _render_rows, app
+from ._cli_common import DbOption, db_path, fail, render_rows
 
 _NATURAL = {"n": "natural", "natural": "natural", "s": "stilted", "stilted": "stilted", "u": "unusable",
             "unusable": "unusable"}
@@ -82,7 +82,6 @@ def _lines(source: IO[str]) -> Iterator[str]:
             yield line
 
 
-@app.command()
 def review(
     ref: str = typer.Argument(..., help="DATASET[@VERSION|@TAG|@latest]."),
     n: int = typer.Option(10, "--n", "-n", min=1, help="Rows to sample (rows this reviewer graded are skipped)."),
@@ -104,7 +103,7 @@ def review(
         from store import Grade, Store, parse_ref
 
         dataset, version_ref = parse_ref(ref)
-        path = _db(db)
+        path = db_path(db)
         if not path.exists():
             raise ConfigError(f"no database at {path}: run `backchain run` first, or pass --db")
         who = reviewer or os.environ.get("BACKCHAIN_REVIEWER") or _login()
@@ -158,11 +157,11 @@ def review(
             typer.echo(f"\nsaved {saved} grade(s) by {who} for {info.dataset}@{info.version}"
                        + (f", skipped {skipped}" if skipped else ""))
             columns, table = store.review_report(info.dataset, str(info.version))
-            typer.echo(_render_rows(columns, table, "table"), nl=False)
+            typer.echo(render_rows(columns, table, "table"), nl=False)
         if source is not None and source is not sys.stdin:
             source.close()
     except BackchainError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _login() -> str:

@@ -25,7 +25,6 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,7 +33,6 @@ from generators import (
     ChatClient,
     Endpoint,
     ErrorRateBreaker,
-    ExploreReport,
     FieldStats,
     LimitedToolset,
     LLMWriter,
@@ -42,14 +40,13 @@ from generators import (
     MCPHTTPToolset,
     MCPToolset,
     Pacer,
-    SkippedTool,
     Toolset,
     ValueProposer,
     candidate_edges,
     is_probe,
     observed_edges,
 )
-from schemas import ConfigError, ErrorRateExceeded, Example, ToolsetError, VersionInfo
+from schemas import ConfigError, ErrorRateExceeded, Example, ToolsetError
 from store import Store
 from validators import CheckContext, Judge, duplicate_judgement, load_rubric
 
@@ -63,6 +60,7 @@ from ._config import EMBEDDED_VALUES, RunConfig, ToolsetConfig
 from ._prefect_env import quiet_expected_errors
 from ._report import Reporter, judge_leaf_count
 from ._scale_out import BatchResult, ModelSpec, ScaleOut
+from ._summary import RunSummary as RunSummary  # re-exported: flows/_report.py's annotations read it here
 
 T = TypeVar("T")
 TaskWrapper = Callable[[Callable[..., Awaitable[T]], str], Callable[..., Awaitable[T]]]
@@ -70,58 +68,6 @@ TaskWrapper = Callable[[Callable[..., Awaitable[T]], str], Callable[..., Awaitab
 
 def _plain(fn: Callable[..., Awaitable[T]], name: str) -> Callable[..., Awaitable[T]]:
     return fn
-
-
-@dataclass
-class RunSummary:
-    """What `backchain run` prints at the end, and the flow returns."""
-
-    run_id: str
-    dataset: str
-    version: VersionInfo | None
-    calls: int = 0
-    call_errors: int = 0
-    tools_called: int = 0
-    edges_confirmed: int = 0
-    skipped: list[SkippedTool] = field(default_factory=list)
-    traces: int = 0
-    multi_step: int = 0
-    tasks_written: int = 0
-    kinds_wanted: dict[str, int] = field(default_factory=dict)
-    kinds_short: dict[str, int] = field(default_factory=dict)
-    kind_counts: dict[str, int] = field(default_factory=dict)
-    status_counts: dict[str, int] = field(default_factory=dict)
-    writer_counts: dict[str, int] = field(default_factory=dict)
-    top_reasons: list[tuple[str, int]] = field(default_factory=list)
-    volatile_tools: dict[str, list[str]] = field(default_factory=dict)
-    models: dict[str, str] = field(default_factory=dict)
-    #: Tool calls and model replies answered from earlier runs (a resumed or repeated run).
-    cached_calls: int = 0
-    cached_replies: int = 0
-    #: Runs left 'running' by a process that is gone, marked 'interrupted' as this one started.
-    interrupted_runs: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    #: Stage times, model requests and tool calls of the run (stored per stage as it ends).
-    accounting: RunAccounting | None = field(default=None, repr=False)
-    #: With task_runner = "dask": the runner, batches spread and distinct workers that ran them.
-    scale_out: dict[str, Any] | None = None
-    #: What exploration did: why it stopped, tools never called for want of a value, inferred errors.
-    exploration: ExploreReport | None = None
-
-    def stats(self) -> dict[str, Any]:
-        return {
-            "calls": self.calls, "call_errors": self.call_errors, "tools_called": self.tools_called,
-            "edges_confirmed": self.edges_confirmed,
-            "skipped_tools": [f"{s.toolset}.{s.tool}: {s.reason}" for s in self.skipped],
-            "traces": self.traces, "multi_step": self.multi_step, "tasks_written": self.tasks_written,
-            "kinds_wanted": self.kinds_wanted, "kinds_short": self.kinds_short, "kind_counts": self.kind_counts,
-            "status_counts": self.status_counts, "writer_counts": self.writer_counts,
-            "top_reasons": self.top_reasons, "volatile_tools": self.volatile_tools,
-            "cached_calls": self.cached_calls, "cached_replies": self.cached_replies,
-            "interrupted_runs": self.interrupted_runs, "scale_out": self.scale_out,
-            "exploration": self.exploration.to_json() if self.exploration else None,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 def _toolset_for(entry: ToolsetConfig, config: RunConfig, breaker: ErrorRateBreaker | None = None) -> LimitedToolset:

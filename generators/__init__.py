@@ -1,7 +1,13 @@
 """Generators: toolsets, exploration, chains, back-chaining and the model client.
 
 They return records; they never open the database.
+
+``REPLAY_COLUMNS``, ``TOOLS_METADATA_KEY``, ``RecordedCall``, ``normalise_arguments`` and
+``normalised_key`` are the replay table's shape, defined in schemas/ (exporters write and read
+the table too) and kept importable from here.
 """
+
+from schemas import REPLAY_COLUMNS, TOOLS_METADATA_KEY, RecordedCall, normalise_arguments, normalised_key
 
 from ._backchain import (
     FieldStats,
@@ -39,16 +45,7 @@ from ._propose import ValueProposer
 from ._python import PythonToolset
 from ._retry import RetriesExhausted, RetryPolicy
 from ._side_effects import ReadOnlyHint, classify_http, classify_mcp, readonly_hint
-from ._simulator import (
-    REPLAY_COLUMNS,
-    TOOLS_METADATA_KEY,
-    MissPolicy,
-    RecordedCall,
-    ReplaySimulator,
-    SimulatedOutcome,
-    normalise_arguments,
-    normalised_key,
-)
+from ._simulator import MissPolicy, ReplaySimulator, SimulatedOutcome
 from ._solver import Attempt, Solver
 from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts, is_probe
 from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock

@@ -14,7 +14,6 @@ an output's view: ``/rows/*/Slug`` in a markdown table, ``/spans/*/value`` in pr
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Literal
@@ -26,11 +25,7 @@ from schemas import Tool, ToolEdge
 
 from ._explore import ExploredCall, iter_leaves, names_match, param_kinds
 from ._meaning import is_generic, shares_topic
-
-
-def field_of(pointer: str) -> str:
-    """'/destinations/3/dest' -> '/destinations/*/dest'."""
-    return re.sub(r"/\d+(?=/|$)", "/*", pointer)
+from ._trace_values import field_of
 
 
 def observed_edges(calls: Sequence[ExploredCall]) -> list[ToolEdge]:

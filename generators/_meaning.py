@@ -40,6 +40,7 @@ from schemas import ArgumentSource, Observation, Tool
 from ._arguments import name_words, singular
 from ._phrasing import canonical_unit, output_meaning, schema_at
 from ._pool import PoolValue, _Option, iter_leaves, names_match
+from ._trace_values import resolve_pointer
 
 POOL_SOURCE = ArgumentSource(origin="step", how="pool")
 #: A unit parameter's value: the unit an earlier step recorded the value beside it in.
@@ -145,7 +146,6 @@ def unit_of(value: Any, pointer: str, unit: str | None, context: Mapping[str, An
 def recorded_unit(output: Any, pointer: str, tool: Tool | None) -> str | None:
     """The unit of the value at ``pointer`` in a recorded output (`unit_of`, with the fields beside
     it as its context): what a ``how="unit-of"`` argument must be."""
-    from ._backchain import resolve_pointer
 
     parent_pointer = pointer.rsplit("/", 1)[0]
     try:
@@ -234,7 +234,6 @@ def arbitrary_item(pv: PoolValue, source: Tool | None, observation: Observation 
     if not described or {singular(w) for w in name_words(described)} & _ORDER_WORDS:
         return False
     if match.group(1) == "0" and observation is not None:
-        from ._backchain import resolve_pointer
 
         try:
             items = resolve_pointer(observation.output, pv.pointer[: match.start()])

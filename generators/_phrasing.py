@@ -26,12 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from schemas import canonical_unit as _canonical_unit
+from schemas import unit_dimension
+
 
 def canonical_unit(text: str) -> str | None:
-    """The normaliser's reading of a unit (validators._text), imported late: validators imports generators."""
-    from validators._text import canonical_unit as canonical
-
-    return canonical(text)
+    """The normaliser's reading of a unit (schemas/_text.py)."""
+    return _canonical_unit(text)
 
 # Abbreviations in field and parameter names, expanded for a reader.
 _ABBREV: dict[str, str] = {
@@ -568,8 +569,6 @@ def time_of_day_text(value: str) -> str | None:
 
 def unit_dimension_of(unit: str) -> str | None:
     """'miles per hour' -> 'speed' (the normaliser's unit table), None when unknown."""
-    from validators._text import unit_dimension
-
     return unit_dimension(unit)
 
 

@@ -10,10 +10,11 @@ read-only, possibly destructive.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import SideEffect
+from schemas import SideEffect, Tool
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -125,3 +126,56 @@ def readonly_hint(name: str, description: str = "") -> ReadOnlyHint:
     if verb in _READ_WORDS:
         return ReadOnlyHint(True, False, f"its description says {verb!r}")
     return ReadOnlyHint(False, False, "neither its name nor its description's first verb says what it does")
+
+
+@dataclass(frozen=True)
+class SkippedTool:
+    """A tool exploration will not call, and why."""
+
+    toolset: str
+    tool: str
+    reason: str
+
+
+def select_tools(
+    tools: Iterable[Tool], *, allow_writes: bool = False, allow: Iterable[str] = (),
+    allow_likely_readonly: bool = False,
+) -> tuple[list[Tool], list[SkippedTool]]:
+    """Split tools into those exploration may call and those it must skip.
+
+    Read tools are always allowed. Write tools need ``allow_writes``. A destructive
+    tool (including an MCP tool without annotations, per the spec's defaults) needs
+    its name in ``allow``, which admits any tool whatever its class. With
+    ``allow_likely_readonly``, a tool whose class is only the MCP default (no annotations)
+    is called when its name and description read as read-only (`readonly_hint`); one that
+    reads as a write, or as neither, is still skipped.
+    """
+    allowed_names = set(allow)
+    callable_: list[Tool] = []
+    skipped: list[SkippedTool] = []
+    for tool in tools:
+        hint = readonly_hint(tool.name, tool.description)
+        if tool.name in allowed_names or f"{tool.toolset}.{tool.name}" in allowed_names:
+            callable_.append(tool)
+        elif tool.side_effect == "read":
+            callable_.append(tool)
+        elif tool.side_effect == "write" and allow_writes:
+            callable_.append(tool)
+        elif allow_likely_readonly and tool.side_effect_source == "mcp-default" and hint.likely_readonly:
+            callable_.append(tool)
+        else:
+            source = {
+                "annotations": "its MCP annotations",
+                "mcp-default": "it has no MCP annotations (spec default: possibly destructive)",
+                "http-method": "its HTTP method",
+                "override": "the configuration",
+            }.get(tool.side_effect_source, tool.side_effect_source)
+            needed = "--allow-writes" if tool.side_effect == "write" else f"--allow {tool.name}"
+            if tool.side_effect_source == "mcp-default" and hint.likely_readonly and not allow_likely_readonly:
+                needed += f" (or --allow-likely-readonly: {hint.why})"
+            elif tool.side_effect_source == "mcp-default" and allow_likely_readonly:
+                needed += f" (not likely read-only: {hint.why})"
+            skipped.append(
+                SkippedTool(tool.toolset, tool.name, f"{tool.side_effect} by {source}; pass {needed}")
+            )
+    return callable_, skipped

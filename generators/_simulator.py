@@ -6,19 +6,10 @@ that drifts, rate-limits or costs money. ``ReplaySimulator`` is a ``Toolset``, s
 that drives a toolset (an RL rollout loop, ``validators.replay_steps``, the explorer) can drive
 it instead.
 
-Matching. A call matches a recorded one when toolset, tool and *normalised* arguments are
-equal. ``normalise_arguments`` decides what "equal" means:
-
-* objects: keys sorted (canonical JSON), each key NFC-normalised (not stripped);
-* strings: Unicode NFC, then leading and trailing whitespace stripped (``" Paris"`` matches
-  ``"Paris"``); case is kept;
-* numbers: an integral float is the integer (``2.0`` matches ``2``, ``-0.0`` matches ``0``);
-  other floats compare exactly; booleans are not numbers (``true`` never matches ``1``);
-* lists keep their order; ``null`` is a value, so ``{"a": null}`` does not match ``{}``.
-
-The toolset's version is not part of the match: a table recorded against server 1.2 still
-answers calls after the server moved to 1.3. ``normalised_key`` is the hash of
-``[toolset, tool, normalised arguments]``; the replay table stores it for SQL users.
+Matching is the replay table's own (``schemas.normalised_key``; the rules are in
+schemas/_replay.py): toolset, tool and normalised arguments equal (keys sorted, strings NFC
+and stripped, integral floats as integers, booleans not numbers); the toolset's version is
+not part of the match.
 
 Volatile tools. The same call recorded with different outcomes (``get_current_time``) keeps
 every outcome; the earliest (by ``started_at``, then observation id) answers, so replay is
@@ -49,92 +40,30 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import json
-import math
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from schemas import ConfigError, Observation, Tool, canonical_json, content_hash
+from schemas import (
+    ConfigError,
+    Observation,
+    RecordedCall,
+    ReplayIndex,
+    Tool,
+    canonical_json,
+    content_hash,
+    normalise_arguments,
+    read_replay_table,
+)
 
 from ._base import CallOutcome, Toolset
 
 MissPolicy = Literal["error", "nearest", "live"]
 Source = Literal["recorded", "nearest", "live", "miss"]
 _POLICIES = get_args(MissPolicy)
-
-#: Parquet key-value metadata key holding the replay table's tools (a JSON list of Tool).
-TOOLS_METADATA_KEY = b"backchain.tools"
-#: The replay table's columns, in file order.
-REPLAY_COLUMNS = (
-    "toolset", "toolset_version", "tool", "arguments_json", "normalised_key", "output_json",
-    "is_error", "error", "observation_id", "started_at",
-)
-
-
-def normalise_value(value: Any) -> Any:
-    """One JSON value under the matching rules (see the module docstring)."""
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return int(value) if math.isfinite(value) and value.is_integer() else value
-    if isinstance(value, str):
-        return unicodedata.normalize("NFC", value).strip()
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"object key {key!r} is not a string")
-            name = unicodedata.normalize("NFC", key)
-            if name in out:
-                raise TypeError(f"object keys collide after NFC normalisation: {key!r}")
-            out[name] = normalise_value(item)
-        return out
-    if isinstance(value, list | tuple):
-        return [normalise_value(item) for item in value]
-    raise TypeError(f"value of type {type(value).__name__} is not JSON")
-
-
-def normalise_arguments(arguments: Mapping[str, Any]) -> dict[str, Any]:
-    """A call's arguments under the matching rules; TypeError when they are not JSON."""
-    if not isinstance(arguments, Mapping):
-        raise TypeError(f"arguments must be a JSON object, not {type(arguments).__name__}")
-    result: dict[str, Any] = normalise_value(arguments)
-    return result
-
-
-def normalised_key(toolset: str, tool: str, arguments: Mapping[str, Any]) -> str:
-    """The simulator's match key: hash of [toolset, tool, normalised arguments]."""
-    return content_hash([toolset, tool, normalise_arguments(arguments)])
-
-
-@dataclass(frozen=True)
-class RecordedCall:
-    """One recorded observation as the simulator indexes it (a replay-table row)."""
-
-    toolset: str
-    toolset_version: str | None
-    tool: str
-    arguments: dict[str, Any]
-    output: Any
-    is_error: bool
-    error: str | None
-    observation_id: str
-    started_at: _dt.datetime
-    normalised_key: str
-
-    @classmethod
-    def from_observation(cls, obs: Observation) -> RecordedCall:
-        return cls(
-            toolset=obs.toolset, toolset_version=obs.toolset_version, tool=obs.tool,
-            arguments=dict(obs.arguments), output=obs.output, is_error=obs.is_error,
-            error=obs.error, observation_id=obs.observation_id, started_at=obs.started_at,
-            normalised_key=normalised_key(obs.toolset, obs.tool, obs.arguments),
-        )
 
 
 @dataclass(frozen=True)
@@ -151,11 +80,6 @@ class SimulatedOutcome(CallOutcome):
     distance: int = 0
     observation_id: str | None = None
     alternatives: tuple[str, ...] = ()
-
-
-def _utc(value: _dt.datetime) -> _dt.datetime:
-    """Naive times are taken to be UTC (as the store does), so any two can be ordered."""
-    return value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value
 
 
 def _describe_call(tool: str, arguments: Any) -> str:
@@ -199,21 +123,13 @@ class ReplaySimulator(Toolset):
         self.miss: MissPolicy = miss
         self.max_distance = max_distance
         self._live = live
-        self._tools: dict[tuple[str, str], Tool] = {}
-        for tool in tools:
-            self._tools.setdefault((tool.toolset, tool.name), tool)
-        unique: dict[str, RecordedCall] = {}
-        for call in sorted(calls, key=lambda c: (_utc(c.started_at), c.observation_id)):
-            unique.setdefault(call.observation_id, call)  # the same content twice: keep the earliest
-        self._calls = list(unique.values())
-        self._by_key: dict[str, list[RecordedCall]] = {}
-        self._by_tool: dict[tuple[str, str], list[RecordedCall]] = {}
-        for call in self._calls:
-            self._by_key.setdefault(call.normalised_key, []).append(call)
-            self._by_tool.setdefault((call.toolset, call.tool), []).append(call)
-        self._homes: dict[str, set[str]] = {}
-        for toolset, tool_name in [*self._by_tool, *self._tools]:
-            self._homes.setdefault(tool_name, set()).add(toolset)
+        index = ReplayIndex(calls, tools)  # earliest first, one of each observation (schemas/_replay.py)
+        self._index = index
+        self._tools = index.tools
+        self._calls = index.calls
+        self._by_key = index.by_key
+        self._by_tool = index.by_tool
+        self._homes = index.homes
         names = sorted({ts for ts, _ in [*self._by_tool, *self._tools]})
         self.name = name or (names[0] if len(names) == 1 else "replay")
         versions = {c.toolset_version for c in self._calls}
@@ -234,33 +150,7 @@ class ReplaySimulator(Toolset):
     @classmethod
     def from_parquet(cls, path: str | Path, **options: Any) -> ReplaySimulator:
         """A simulator over a replay table (``backchain export ... --format replay``)."""
-        import pyarrow.parquet as pq
-
-        where = Path(path)
-        hint = "export one with: backchain export DATASET@REF --format replay --out FILE.parquet"
-        try:
-            parquet = pq.ParquetFile(where)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"replay table {where}: cannot read it ({exc}); {hint}") from exc
-        with parquet:
-            missing = [c for c in REPLAY_COLUMNS if c not in parquet.schema_arrow.names]
-            if missing:
-                raise ConfigError(f"replay table {where}: missing columns {', '.join(missing)}; {hint}")
-            metadata = parquet.metadata.metadata or {}  # the file's key-value metadata
-            tools = [Tool.model_validate(t) for t in json.loads(metadata.get(TOOLS_METADATA_KEY, b"[]"))]
-            calls: list[RecordedCall] = []
-            for batch in parquet.iter_batches(batch_size=4096, columns=list(REPLAY_COLUMNS)):
-                for row in batch.to_pylist():
-                    arguments = json.loads(row["arguments_json"])
-                    calls.append(RecordedCall(
-                        toolset=row["toolset"], toolset_version=row["toolset_version"],
-                        tool=row["tool"], arguments=arguments,
-                        output=json.loads(row["output_json"]), is_error=bool(row["is_error"]),
-                        error=row["error"], observation_id=row["observation_id"],
-                        started_at=row["started_at"],
-                        # recomputed, not read: the rules of this code decide what matches
-                        normalised_key=normalised_key(row["toolset"], row["tool"], arguments),
-                    ))
+        calls, tools = read_replay_table(path)
         return cls(calls, tools, **options)
 
     def __repr__(self) -> str:
@@ -298,11 +188,7 @@ class ReplaySimulator(Toolset):
 
     def recorded(self, tool: str, arguments: Mapping[str, Any], *, toolset: str | None = None) -> list[RecordedCall]:
         """Every recorded outcome of this exact call, earliest first (several: a volatile tool)."""
-        homes = [toolset] if toolset is not None else sorted(self._homes.get(tool, ()))
-        found: list[RecordedCall] = []
-        for home in homes:
-            found.extend(self._by_key.get(normalised_key(home, tool, arguments), []))
-        return found
+        return self._index.recorded(tool, arguments, toolset=toolset)
 
     # -- the Toolset contract -----------------------------------------------------------
 

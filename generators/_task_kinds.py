@@ -29,20 +29,29 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas import Answer, AnswerPointer, DialogueTurn, Normaliser, Step, Task, TaskKind, Tool, Trace
-
-from ._backchain import (
-    FieldStats,
-    Phraser,
-    choose_answer,
-    field_of,
-    is_echo,
-    resolve_pointer,
-    template_task,
-    user_values,
+from schemas import (
+    Answer,
+    AnswerPointer,
+    DialogueTurn,
+    Normaliser,
+    Step,
+    Task,
+    TaskKind,
+    Tool,
+    Trace,
+    dates_in,
+    value_hint,
+    value_in_text,
 )
-from ._explore import ExploredCall, iter_scalars
+
+from ._answers import choose_answer
+from ._backchain import template_task
+from ._explore_report import ExploredCall
+from ._phraser import Phraser
 from ._phrasing import capitalise, number_text, value_text, with_unit
+from ._pool import iter_scalars
+from ._roles import _pair_of, _unit_partner
+from ._trace_values import FieldStats, field_of, is_echo, resolve_pointer, user_values
 
 KINDS: tuple[TaskKind, ...] = ("single", "multi_step", "parallel", "multi_turn", "error_recovery", "no_call")
 DEFAULT_MIX: dict[str, float] = {
@@ -145,7 +154,6 @@ def _join_questions(first: str, second: str, rng: random.Random) -> str:
 def parallel_drafts(calls: Sequence[ExploredCall], rng: random.Random, limit: int,
                     tools: Sequence[Tool] | None = None, stats: FieldStats | None = None) -> list[Draft]:
     """Two independent successful calls, asked about in one request and made in one turn."""
-    from validators._text import value_in_text
 
     singles = [c for c in calls if _user_only(c)]
     rng.shuffle(singles)
@@ -199,7 +207,6 @@ _TELL = ["{v}.", "{V}, please.", "I mean {v}.", "The {n} is {v}."]
 def multi_turn_drafts(traces: Sequence[Trace], rng: random.Random, limit: int,
                       tools: Sequence[Tool] | None = None, stats: FieldStats | None = None) -> list[Draft]:
     """Withhold one value the user supplies; the assistant asks for it; the user gives it."""
-    from validators._text import value_hint, value_in_text
 
     phraser = Phraser(tools)
     out: list[Draft] = []
@@ -210,7 +217,6 @@ def multi_turn_drafts(traces: Sequence[Trace], rng: random.Random, limit: int,
         if answer is None:
             continue
         first = trace.steps[0]
-        from ._backchain import _pair_of, _unit_partner
 
         params = list(first.arguments)
         partnered = {u for v in params if (u := _unit_partner(v, params, first.arguments)) is not None}
@@ -257,7 +263,6 @@ def slip_of(failed: Mapping[str, Any], fixed: Mapping[str, Any]) -> str | None:
     mistyped (one edit or swapped neighbours) or written another way (case,
     spacing, a date in another format). More than one difference is no slip.
     """
-    from validators._text import dates_in
 
     diffs = [p for p in set(failed) | set(fixed) if failed.get(p, _MISSING) != fixed.get(p, _MISSING)]
     if len(diffs) != 1:

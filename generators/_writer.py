@@ -28,9 +28,10 @@ from collections.abc import Mapping, Sequence
 
 from schemas import Task, Tool, Trace, content_hash
 
-from ._backchain import Phraser, render_value
 from ._llm import ChatClient
+from ._phraser import Phraser
 from ._phrasing import value_text
+from ._trace_values import render_value
 
 _REWRITE_SCHEMA = {
     "type": "object",

@@ -1,4 +1,8 @@
-"""Record shapes, defined once: pydantic models plus generated JSON Schemas."""
+"""Record shapes, defined once: pydantic models plus generated JSON Schemas.
+
+Also what every side of a shape must agree on: the replay table's columns and call matching
+(``_replay``), and the one normaliser that compares a value with text (``_text``).
+"""
 
 from ._accounting import ModelRequest, StageTiming, ToolCallCount
 from ._errors import (
@@ -108,6 +112,16 @@ from ._rendering import (
     tool_output_text,
     variant_key,
 )
+from ._replay import (
+    REPLAY_COLUMNS,
+    TOOLS_METADATA_KEY,
+    RecordedCall,
+    ReplayIndex,
+    normalise_arguments,
+    normalise_value,
+    normalised_key,
+    read_replay_table,
+)
 from ._reward_spec import JudgeSettings, RewardSpec
 from ._rl_rows import (
     TrlSftObservationRow,
@@ -117,6 +131,22 @@ from ._rl_rows import (
     VerlToolAgentExtraInfo,
     VerlToolAgentRow,
     VerlToolKwargs,
+)
+from ._text import (
+    NumberMention,
+    answer_in_text,
+    canonical_unit,
+    code_name_aliases,
+    dates_in,
+    normalise_text,
+    numbers_in,
+    parse_when,
+    times_in,
+    unit_dimension,
+    unsupported_numbers,
+    value_hint,
+    value_in_text,
+    values_equal,
 )
 
 __all__ = [
@@ -159,6 +189,7 @@ __all__ = [
     "ModelRequestRejected",
     "ModelUnavailable",
     "Normaliser",
+    "NumberMention",
     "Observation",
     "OpenAIAssistantMessage",
     "OpenAIFunctionCall",
@@ -172,8 +203,11 @@ __all__ = [
     "RAW_STRUCTURED",
     "RAW_TEXT",
     "RECORD_MODELS",
+    "REPLAY_COLUMNS",
     "ReadOnlyQueryError",
+    "RecordedCall",
     "RenderedExample",
+    "ReplayIndex",
     "RewardSpec",
     "Rubric",
     "RubricNode",
@@ -188,6 +222,7 @@ __all__ = [
     "Status",
     "Step",
     "StoreError",
+    "TOOLS_METADATA_KEY",
     "Task",
     "TaskDifficulty",
     "TaskKind",
@@ -221,19 +256,36 @@ __all__ = [
     "VersionNotFound",
     "VolatileField",
     "Writer",
+    "answer_in_text",
     "call_key",
     "canonical_json",
+    "canonical_unit",
     "chat_messages",
     "chat_tools",
+    "code_name_aliases",
     "compact_json",
     "compile_schema",
     "content_hash",
+    "dates_in",
     "json_schema",
+    "normalise_arguments",
+    "normalise_text",
+    "normalise_value",
+    "normalised_key",
+    "numbers_in",
+    "parse_when",
     "raw_text",
+    "read_replay_table",
     "render_example",
     "rendering_stamp",
     "shown_output",
+    "times_in",
     "tool_output_text",
+    "unit_dimension",
+    "unsupported_numbers",
+    "value_hint",
+    "value_in_text",
+    "values_equal",
     "variant_key",
     "write_json_schemas",
 ]

@@ -32,7 +32,7 @@ is never trusted: the export renders those rows again. Bump ``RENDERING_VERSION`
 
 ``numeric``: the positions (messages first, then tools) of the texts that hold a float or an
 integer of 16 or more digits. Only such a value can load back changed through ``datasets``'
-JSON decoder (see exporters/_export.py, ``load_drift``), so the export decodes only those texts.
+JSON decoder (see exporters/_drift.py, ``load_drift``), so the export decodes only those texts.
 """
 
 from __future__ import annotations

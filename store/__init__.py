@@ -26,7 +26,8 @@ from ._refs import DB_ENV_VAR, DEFAULT_DB, default_db_path, parse_ref
 from ._reviews import NATURALNESS, Grade
 from ._snapshot import ReplySnapshot
 from ._sql import CONTRACT_COLUMNS, TABLE_MACROS, quote_identifier
-from ._store import MergeResult, Ref, Store, VersionDiff
+from ._store import Store
+from ._versions import MergeResult, Ref, VersionDiff
 
 __all__ = [
     "CONTRACT_COLUMNS",

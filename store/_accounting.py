@@ -35,6 +35,9 @@ run credited with each member, as `Store.member_runs` does):
     report_runs, report_tool_coverage, report_edges, report_chain_lengths, report_kinds,
     report_scores, report_leaves, report_rejections, report_stages, report_model_usage,
     report_latency
+
+(the report's summary and sampled rows, report_summary and report_samples, are m011's:
+store/_report.py; `AccountingMixin.report_tables` calls them all.)
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import pyarrow as pa
 from schemas import ModelRequest, StageTiming, ToolCallCount
 
 from . import _arrow
+from ._report import SAMPLE_ROWS, SAMPLE_SEED
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -534,15 +538,21 @@ class AccountingMixin:
                 if rows.num_rows:
                     _append(con, table, rows)
 
-    def report_tables(self, dataset: str, ref: Any) -> tuple[dict[str, Any], dict[str, tuple[list[str], list[tuple[Any, ...]]]]]:
-        """The version a reference names (the versions view's row) and every report macro's result.
+    def report_tables(self, dataset: str, ref: Any, *, samples: int = SAMPLE_ROWS, seed: int = SAMPLE_SEED,
+                      ) -> tuple[dict[str, Any], dict[str, tuple[list[str], list[tuple[Any, ...]]]]]:
+        """The version a reference names (the versions view's row) and every report macro's result:
+        ``report_summary``, ``report_samples`` (``samples`` rows of each kind, ``seed``) and REPORT_MACROS.
 
         The macros are called with the version's number, so all of them read the
         same version even if a tag moves meanwhile.
         """
         meta = self.describe(dataset, ref)
+        args = [meta["dataset"], str(meta["version"])]
+        calls = [("report_summary", "report_summary(?, ?)", args),
+                 ("report_samples", "report_samples(?, ?, n := ?, seed := ?)", [*args, samples, seed]),
+                 *((name, f"{name}(?, ?)", args) for name in REPORT_MACROS)]
         out: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
-        for name in REPORT_MACROS:
-            cur = self.con.execute(f"SELECT * FROM {name}(?, ?)", [meta["dataset"], str(meta["version"])])
+        for name, call, params in calls:
+            cur = self.con.execute(f"SELECT * FROM {call}", params)
             out[name] = ([d[0] for d in cur.description], cur.fetchall())
         return meta, out

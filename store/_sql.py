@@ -29,6 +29,7 @@ from collections.abc import Sequence
 
 from ._accounting import ACCOUNTING_COLUMNS, ACCOUNTING_MACROS, RUNS_ACCOUNTING_COLUMNS
 from ._facts import FACT_COLUMNS
+from ._report import REPORT_ROW_COLUMNS, REPORT_ROW_MACROS
 from ._reviews import REVIEW_COLUMNS
 
 STATUSES = ("accepted", "rejected", "judge_error")
@@ -536,6 +537,7 @@ CONTRACT_COLUMNS: dict[str, tuple[str, ...]] = {
 CONTRACT_COLUMNS.update(FACT_COLUMNS)
 CONTRACT_COLUMNS.update(ACCOUNTING_COLUMNS)
 CONTRACT_COLUMNS.update(REVIEW_COLUMNS)  # m010
+CONTRACT_COLUMNS.update(REPORT_ROW_COLUMNS)  # m011
 CONTRACT_COLUMNS["runs"] += RUNS_ACCOUNTING_COLUMNS  # m007
 
 # Names in CONTRACT_COLUMNS that are table macros (called with arguments), not views.
@@ -546,6 +548,7 @@ TABLE_MACROS: dict[str, str] = {
     "lineage": "lineage(example_id)",
     "report_reviews": "report_reviews(dataset, ref)",
     **ACCOUNTING_MACROS,
+    **REPORT_ROW_MACROS,
 }
 
 # SHA-256 over the sorted member ids, newline-joined; an empty version hashes ''.

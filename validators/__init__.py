@@ -3,6 +3,8 @@
 They return records (LeafResult, Judgement); they never open the database.
 """
 
+from schemas import answer_in_text, normalise_text, value_in_text, values_equal
+
 from ._audit import (
     AnswerDrift,
     AuditResult,
@@ -48,7 +50,6 @@ from ._judge import (
 from ._replay import ReplayReport, ReplayResult, diff_pointers, replay_steps
 from ._reward import Reward, Rollout, compute_score, load_reward_spec, reward_from, trl_reward
 from ._rubric import RUBRIC_DIR, evaluate, load_rubric, parse_rubric
-from ._text import answer_in_text, normalise_text, value_in_text, values_equal
 
 __all__ = [
     "AnswerDrift",

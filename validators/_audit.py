@@ -47,10 +47,9 @@ from typing import Any, Literal
 
 from generators import TOOL_CLOCK, CallOutcome, Toolset, resolve_pointer, view_as
 from generators.views import ViewError
-from schemas import BackchainError, Example, Step, canonical_json
+from schemas import BackchainError, Example, Step, canonical_json, values_equal
 
 from ._replay import diff_pointers
-from ._text import values_equal
 
 CallStatus = Literal["same", "changed", "now_error", "now_ok", "unavailable"]
 ExampleStatus = Literal["same", "drifted", "changed", "skipped"]

@@ -14,9 +14,7 @@ import asyncio
 
 from generators import Solver
 from generators._solver import Attempt
-from schemas import Answer, Example, TaskDifficulty
-
-from ._text import answer_in_text
+from schemas import Answer, Example, TaskDifficulty, answer_in_text
 
 
 def attempt_reward(example: Example, attempt: Attempt) -> float:

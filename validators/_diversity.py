@@ -58,9 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from schemas import ConfigError, Example, Judgement, LeafResult, Rubric
-
-from ._text import normalise_text
+from schemas import ConfigError, Example, Judgement, LeafResult, Rubric, normalise_text
 
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_DEDUP_THRESHOLD = 0.92

@@ -6,12 +6,15 @@
                        any other JSON value as compact JSON, exactly as the SFT rows show it)
     answer.source      "recorded", or "miss": no recorded call matched
 
-Matching is ``generators.ReplaySimulator``'s (``normalised_key``: keys sorted, strings NFC and
-stripped, integral floats as integers); the earliest recorded outcome of a volatile call
-answers. The miss policy is the documented one: a call nobody recorded answers an error text,
+Matching is the replay table's own, shared with ``generators.ReplaySimulator``
+(``schemas.ReplayIndex``, ``schemas.normalised_key``: keys sorted, strings NFC and stripped,
+integral floats as integers); the earliest recorded outcome of a volatile call answers. The
+miss policy is the documented one: a call nobody recorded answers an error text,
 ``Error: no recorded observation for TOOL({arguments})``, and never goes to a live tool. A
 rollout that wants another policy on a miss (``nearest``, or ``live`` with a toolset its own code
-starts and closes) drives ``generators.ReplaySimulator`` itself; this runtime never makes a call.
+starts and closes) drives ``generators.ReplaySimulator`` itself; this runtime never makes a call,
+and reads the table through ``schemas`` only (exporters do not import generators, the package
+that holds toolsets).
 
 Speed: a lookup is one normalisation and one sha256 of the canonical arguments, plus a dict
 hit; the text of every recorded output is made once. bench/replay_lookup.py measures it.
@@ -23,14 +26,19 @@ import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
-from schemas import ConfigError, Tool, compact_json
-
-if TYPE_CHECKING:
-    from generators import ReplaySimulator
+from schemas import ConfigError, RecordedCall, ReplayIndex, Tool, compact_json, read_replay_table
 
 MISS_PREFIX = "Error: "
+
+
+class RecordedLookup(Protocol):
+    """What answers need: every recorded outcome of a call, earliest first (``schemas.ReplayIndex``,
+    or a ``generators.ReplaySimulator``)."""
+
+    def recorded(self, tool: str, arguments: Mapping[str, Any], *,
+                 toolset: str | None = None) -> list[RecordedCall]: ...
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,9 @@ class ToolAnswer:
 class ReplayTools:
     """An export's recorded calls, answering by tool name and arguments (see the module docstring)."""
 
-    def __init__(self, simulator: ReplaySimulator, tools: Sequence[Tool] = ()) -> None:
+    def __init__(self, simulator: RecordedLookup, tools: Sequence[Tool] = ()) -> None:
         self.simulator = simulator
+        """The recorded calls (a ``schemas.ReplayIndex`` when loaded from a table)."""
         self.tools: list[Tool] = list(tools)
         """The tools the exported rows offer (the table's ``backchain.tools`` metadata)."""
         self._texts: dict[str, str] = {}
@@ -92,15 +101,8 @@ class ReplayTools:
 
 @functools.lru_cache(maxsize=8)
 def _load(path: str, _mtime_ns: int, _size: int) -> ReplayTools:
-    import json
-
-    import pyarrow.parquet as pq
-
-    from generators import TOOLS_METADATA_KEY, ReplaySimulator
-
-    metadata = pq.read_metadata(path).metadata or {}
-    tools = [Tool.model_validate(t) for t in json.loads(metadata.get(TOOLS_METADATA_KEY, b"[]"))]
-    return ReplayTools(ReplaySimulator.from_parquet(path), tools)
+    calls, tools = read_replay_table(path)
+    return ReplayTools(ReplayIndex(calls, tools), tools)
 
 
 def _describe(tool: str, arguments: Any) -> str:

@@ -275,7 +275,7 @@ def test_units_decide_a_number_answer() -> None:
 
 
 def test_code_name_aliases_come_from_recorded_outputs() -> None:
-    from validators._text import code_name_aliases
+    from schemas import code_name_aliases
 
     aliases = code_name_aliases([{"country_code": "FR", "alpha3": "FRA", "name": "France", "population": 68},
                                  {"carriers": [{"carrier": "UA", "name": "United Air Lines Inc."}]}])
@@ -284,7 +284,7 @@ def test_code_name_aliases_come_from_recorded_outputs() -> None:
 
 
 def test_unsupported_numbers_names_what_no_output_says() -> None:
-    from validators._text import unsupported_numbers
+    from schemas import unsupported_numbers
 
     assert unsupported_numbers("sqrt(144) + 7 is 25.83", ["what is sqrt(144) + 7?"], [19.0]) == ["25.83"]
     assert unsupported_numbers("It is 19 at 2 pm on July 4, 2013.", ["on 2013-07-04 at 14:00"], [19.0]) == []

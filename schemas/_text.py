@@ -15,9 +15,9 @@ this module, so they cannot drift apart (issue 18). What counts as the same:
   dimension but another unit is *not* the value (762 miles is not 762 km);
 - a code and its name where a recorded output gives both (``code_name_aliases``).
 
-This file must stay self-contained (standard library and python-dateutil): a
-trl-grpo export inlines it, verbatim, as its reward function's answer checker.
-Backchain's record classes appear in annotations only.
+Generators, validators and the exported reward share it, so it lives in schemas/. It must stay
+self-contained (standard library and python-dateutil): a trl-grpo export inlines it, verbatim, as
+its reward's answer checker, without the one import of record classes (used in annotations only).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from schemas import Answer, Normaliser
+from schemas._records import Answer, Normaliser
 
 _DASHES = str.maketrans({"\u2212": "-", "\u2012": "-", "\u00a0": " ", "\u202f": " ", "\u2009": " "})
 
@@ -183,10 +183,6 @@ def numbers_in(text: str) -> list[NumberMention]:
         out.append(NumberMention(float(_WORDS[m.group(1)]), 0, 1, unit=_SPELLING[u.group(1)] if u else None,
                                  word=True, start=m.start(), end=m.end()))
     return sorted(out, key=lambda n: n.start)
-
-
-def _numbers_in(norm: str) -> list[float]:
-    return [n.value for n in numbers_in(norm) if not n.word]
 
 
 def _number_matches(target: float, n: NumberMention, *, unit: str | None, rounding: str,
@@ -587,10 +583,7 @@ def unsupported_numbers(text: str, allowed_texts: Iterable[str], allowed_values:
     targets += [float(d.month) for d in pool_dates]
     targets += [float(t // 3600) for t in pool_times] + [float(t // 3600 % 12 or 12) for t in pool_times]
     targets += [float(t // 60 % 60) for t in pool_times]
-    bad: list[str] = []
-    for d in dates_in(text):
-        if d not in pool_dates:
-            bad.append(d.isoformat())
+    bad: list[str] = [d.isoformat() for d in dates_in(text) if d not in pool_dates]
     for t in times_in(text):
         if not any(abs(t - p) < 60 for p in pool_times):
             bad.append(f"{t // 3600:02d}:{t // 60 % 60:02d}")

@@ -1,0 +1,194 @@
+"""How a parameter enters a sentence (its role: 'on {date}', 'from {code}') and the small text helpers the writers share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from schemas import value_hint
+
+from ._phrasing import (
+    _ABBREV,
+    Meaning,
+    label,
+    singular,
+    words_of,
+)
+
+
+@dataclass(frozen=True)
+class Role:
+    """How a parameter enters a sentence: 'on {date}', 'from {code}', 'for the currency {code}'."""
+
+    prep: str
+    noun: str
+    order: int
+    hint: str | None = None
+    show_noun: bool = False
+    template: str | None = None
+
+
+_PLACE_WORDS = {"airport", "station", "city", "port", "location", "place", "origin", "destination"}
+
+
+def _entity_from_description(description: str) -> str | None:
+    """'Three-character FAA airport code.' -> 'airport'; 'FAA code of the ... departure airport' -> 'departure airport'."""
+    d = re.sub(r"\s*\([^)]*\)", "", description)
+    m = re.search(r"\bcode of the (?:[A-Z][\w]* )*([a-z][\w ]*?)(?:[.,;(]|$)", d)
+    if m:
+        words = m.group(1).split()
+        return " ".join(words[-2:])
+    m = re.search(r"\b((?:[a-z]+ )?)([a-z]+) (?:code|symbol|abbreviation|identifier)\b", d)
+    if m:
+        word = m.group(2)
+        if word not in ("letter", "character", "digit", "numeric", "alphabetic", "two", "three", "alpha"):
+            return word
+    return None
+
+
+def _prep_in(tool_description: str, entity: str) -> str | None:
+    """The preposition a tool's description puts before the entity: 'observed at a ... airport' -> 'at'."""
+    word = entity.split()[-1]
+    m = re.search(rf"\b(from|at|in|to|for|on)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){{0,3}}{re.escape(word)}s?\b",
+                  tool_description, flags=re.I)
+    return m.group(1).lower() if m else None
+
+
+def role_of(param: str, schema: Mapping[str, Any], params: set[str], value: Any = None,
+            tool_description: str = "") -> Role:
+    """A parameter's role in a sentence, from its name, schema, its siblings' names and the tool's description."""
+    tokens = set(words_of(param))
+    description = str(schema.get("description") or "")
+    desc = description.lower()
+    hint = value_hint(param, schema)
+    sibling_tokens = {t for p in params if p != param for t in words_of(p)}
+    has_pair = bool(sibling_tokens & {"dest", "destination", "target", "to"}) and \
+        bool(tokens & {"origin", "source", "from", "departure"}) or \
+        bool(sibling_tokens & {"origin", "source", "from"}) and bool(tokens & {"dest", "destination", "target", "to"})
+    entity = _entity_from_description(description)
+    if hint == "date" or "date" in tokens:
+        after = bool(tokens & {"after", "since", "start", "from"}) or bool(re.search(
+            r"search(?:es)? from|excluded|after|since|starting", desc))
+        return Role("after" if after else "on", "date", 4, hint="date")
+    if hint == "date-time":
+        return Role("at", "time", 5)
+    if hint == "hour":
+        return Role("at", "hour", 5, hint="hour")
+    if hint == "month":
+        return Role("in", "month", 6, hint="month")
+    if "year" in tokens:
+        return Role("in", "year", 6)
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value.strip()) or tokens == {"time"}:
+        return Role("at", "time", 5)
+    if hint == "unit":
+        if tokens & {"to", "target", "into"}:
+            return Role("into", "unit", 3, hint="unit")
+        return Role("in", "unit", 3, hint="unit")
+    if tokens & {"timezone", "tz"} or "time zone" in desc or "timezone" in desc:
+        if has_pair and tokens & {"source", "from", "origin"}:
+            return Role("from", "time zone", 1, template="{v} time")
+        if has_pair and tokens & {"target", "to", "dest", "destination"}:
+            return Role("to", "time zone", 2, template="{v} time")
+        return Role("in", "time zone", 3, template="the {v} time zone")
+    noun = entity or " ".join(w for w in label(param).split())
+    if has_pair and tokens & {"origin", "source", "from", "departure"}:
+        return Role("from", entity or "origin", 1)
+    if has_pair and tokens & {"dest", "destination", "target", "to"}:
+        return Role("to", entity or "destination", 2)
+    if tokens & {"origin", "dest", "destination"} or (entity and set(entity.split()) & _PLACE_WORDS):
+        noun = entity or "place"
+        prep = _prep_in(tool_description, noun) or ("from" if "origin" in tokens else "for")
+        if prep in ("for", "in", "on"):
+            return Role("for", noun, 0, show_noun=True, template=f"{noun.split()[-1]} {{v}}")
+        return Role(prep, noun, 3)
+    if "country" in tokens:
+        return Role("for", "country", 0)
+    if tokens & {"limit", "top", "count", "max", "size", "n"} and schema.get("type") == "integer":
+        return Role("", "limit", 7, template="(top {v})")
+    if entity:
+        return Role("for", entity, 0, show_noun=True, template=f"the {entity} {{v}}")
+    expanded = " ".join(_ABBREV.get(t, t) for t in words_of(param))
+    return Role("for", expanded, 0, show_noun=True)
+
+
+def _pair_of(param: str, params: Sequence[str]) -> str | None:
+    """latitude <-> longitude with the same prefix ('to_latitude' <-> 'to_longitude')."""
+    w = words_of(param)
+    for a, b in (("latitude", "longitude"), ("lat", "lon"), ("lat", "lng")):
+        for x, y in ((a, b), (b, a)):
+            if w and w[-1] == x:
+                want = w[:-1] + [y]
+                match = next((p for p in params if words_of(p) == want), None)
+                if match is not None:
+                    return match
+    return None
+
+
+def _unit_partner(param: str, params: Sequence[str], arguments: Mapping[str, Any]) -> str | None:
+    """'value' with its sibling 'unit' (a quantity stated as '100 miles')."""
+    if words_of(param) not in (["value"], ["amount"], ["quantity"]) or not isinstance(arguments.get(param), (int, float)):
+        return None
+    return next((p for p in params if words_of(p) in (["unit"], ["from", "unit"], ["units"])), None)
+
+
+def _merge_of(noun: str, subject: str) -> str:
+    """'the IANA timezone of the airport' + 'of airport JFK' -> 'the IANA timezone of airport JFK'."""
+    m = re.search(r"\bof the ([\w ]+)$", noun)
+    if m and subject:
+        bare = m.group(1)
+        n = re.match(rf"^(?:of|for) (?:the )?{re.escape(bare)} (.+)$", subject)
+        if n:
+            return f"{noun[:m.start()]}of {bare} {n.group(1)}"
+        n = re.match(rf"^of (an? (?:[\w ]* )?{re.escape(bare.split()[-1])})\b(.*)$", subject)
+        if n:
+            return f"{noun[:m.start()]}of {n.group(1)}{n.group(2)}"  # "... of the airport" + "of an airport"
+        if subject.startswith("of the ") and re.match(r"^of the (?:\w+-)?\w+est\b|^of the (?:first|second|third)",
+                                                      subject):
+            # a described entity stands for it: "the time zone of the airport" + "of the busiest destination"
+            return f"{noun[:m.start()]}{subject}"
+    if re.search(r"\b(?:to|of|for|from) it\b", noun) and subject:
+        return f"{noun} ({subject})"
+    return f"{noun} {subject}".strip()
+
+
+def _names_item(meaning: Meaning, item: str) -> bool:
+    """The field identifies the list item itself (its code or name), so the item stands for it."""
+    keys = {w for t in words_of(meaning.key) for w in _ABBREV.get(t, t).lower().split()}
+    generic = {"faa", "iata", "icao", "code", "name", "id", "iso", "symbol", "key"}
+    return bool(keys & set(item.split())) or meaning.key in ("name", "code", "id") or (
+        meaning.kind in ("code", "name") and keys <= generic)
+
+
+def item_noun(noun: str, item_phrase: str) -> str:
+    """A field of a list item: 'date of the holiday' + 'the first holiday' -> 'date of the first holiday';
+    'scheduled departures to it' + 'the busiest destination' -> 'scheduled departures to the busiest destination'."""
+    bare = item_phrase.removeprefix("the ")
+    item_word = bare.split()[-1]
+    replaced = re.sub(rf"\bthe {re.escape(item_word)}\b", f"the {bare}", noun, count=1)
+    if replaced != noun:
+        return replaced
+    replaced = re.sub(r"\bof the [\w ]+$", f"of the {bare}", noun, count=1)  # "tail number of the aircraft"
+    if replaced != noun:
+        return replaced
+    replaced = re.sub(r"\b(to|of|for|from|on|in) it\b", rf"\1 the {bare}", noun, count=1)
+    if replaced != noun:
+        return replaced
+    return f"{noun} of the {bare}"
+
+
+def _comma(text: str) -> str:
+    return f", {text.strip()}" if text else ""
+
+
+def _singular_phrase(noun: str) -> str:
+    return singular(noun)
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    text = re.sub(r"\s+([,.?:])", r"\1", text)
+    text = re.sub(r"\.([.?])", r"\1", text)  # "at 9:30 a.m.." -> "a.m."; "a.m.?" -> "a.m.?"
+    text = text.replace("a.m?", "a.m.?").replace("p.m?", "p.m.?")
+    return text[:1].upper() + text[1:]

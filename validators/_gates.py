@@ -1,0 +1,315 @@
+"""Gates on what is asked (issue 18): each fails with a named reason.
+
+Construction makes a task's answer right; these decide whether it is worth asking: not a
+constant or echoed field, an id or a flag, not the same field twice, no intermediate value
+given away, no arithmetic the tools did not do, plain words, grounded names and numbers, a
+withheld value kept hidden, the unit kept, and an LLM rewrite that is not a copy.
+"""
+
+from __future__ import annotations
+
+import re
+
+from generators import Phraser, resolve_pointer
+from schemas import Example, normalise_text, numbers_in, unsupported_numbers, value_in_text
+
+from ._check_base import CheckContext, CheckResult, _aliases, _param_hint, _where
+
+
+def _answer_steps(example: Example) -> list[tuple[int, str, object]]:
+    answer = example.task.answer
+    if answer is None:
+        return []
+    return [(p.step, p.pointer, v) for p, v in zip(answer.pointers, answer.values())]
+
+
+def check_constant_field(example: Example, ctx: CheckContext) -> CheckResult:
+    """The answer is not a field with one value in every observation of its tool ("year": 2013 everywhere).
+
+    Needs the run's observations (``ctx.fields``); without them there is nothing to compare.
+    """
+    if ctx.fields is None:
+        return CheckResult(True)
+    steps = example.trace.steps
+    for k, pointer, value in _answer_steps(example):
+        if 0 <= k < len(steps) and ctx.fields.is_constant(steps[k].toolset, steps[k].tool, pointer):
+            return CheckResult(False, f"constant field: {steps[k].tool} gives {value!r} at {pointer} in every "
+                                      "observation, so the answer needs no call")
+    return CheckResult(True)
+
+
+def check_echo_field(example: Example, ctx: CheckContext) -> CheckResult:
+    """The answer is not one of the calls' own arguments (an output that echoes the input)."""
+    from generators._trace_values import is_echo
+
+    for _k, pointer, value in _answer_steps(example):
+        if is_echo(example.trace, value):
+            return CheckResult(False, f"echo field: the answer {value!r} at {pointer} is an argument of a call")
+    return CheckResult(True)
+
+
+def check_worth_asking(example: Example, ctx: CheckContext) -> CheckResult:
+    """The answer is not an id, a hash or a flag (a boolean, an internal status word) nobody asks for."""
+    steps = example.trace.steps
+    phraser = Phraser(example.tools)
+    for k, pointer, value in _answer_steps(example):
+        if not 0 <= k < len(steps):
+            continue
+        kind = "flag" if isinstance(value, bool) else phraser.field(steps[k], pointer, value).kind
+        if kind in ("id", "flag"):
+            return CheckResult(False, f"not worth asking: the answer {value!r} at {pointer} is an {kind}")
+    return CheckResult(True)
+
+
+def check_same_field_twice(example: Example, ctx: CheckContext) -> CheckResult:
+    """No two answers are the same field of the same tool with the same value or the same arguments
+    ("the calendar days is 30, and the calendar days is 30")."""
+    from generators._trace_values import field_of
+
+    steps = example.trace.steps
+    asked: list[tuple[tuple[str, str, str], object, dict[str, object]]] = []
+    for k, pointer, value in _answer_steps(example):
+        if not 0 <= k < len(steps):
+            continue
+        key = (steps[k].toolset, steps[k].tool, field_of(pointer))
+        for other_key, other_value, other_args in asked:
+            if other_key == key and (other_value == value or other_args == steps[k].arguments):
+                return CheckResult(False, f"same field twice: {steps[k].tool} {field_of(pointer)} is asked twice")
+        asked.append((key, value, steps[k].arguments))
+    return CheckResult(True)
+
+
+def check_intermediate_hidden(example: Example, ctx: CheckContext) -> CheckResult:
+    """A chain's request does not already give a value a later call takes from an earlier output."""
+    text = example.task.user_text()
+    steps = example.trace.steps
+    aliases = _aliases(example)
+    given = [v for s in steps for p, v in s.arguments.items()
+             if (s.sources.get(p) is None or s.sources[p].origin == "user")]
+    for k, step in enumerate(steps):
+        for param, source in step.sources.items():
+            if source.origin != "step" or param not in step.arguments:
+                continue
+            value = step.arguments[param]
+            if isinstance(value, bool) or value in (None, "") or any(value == g for g in given):
+                continue  # the user gives it anyway (an output that passes a user value along)
+            if value_in_text(value, text, hint=_param_hint(example, step, param), aliases=aliases):
+                return CheckResult(False, f"intermediate value given: the request already states {value!r}, "
+                                          f"which {_where(example, k)} takes from step {(source.step or 0) + 1}")
+    return CheckResult(True)
+
+
+_OPS = (
+    ("difference", re.compile(r"\b(?:difference|differ|minus|subtract|how much (?:more|less|higher|lower|longer|"
+                              r"shorter|bigger|smaller|greater|warmer|colder|later|earlier|further|farther|deeper)|"
+                              r"how many more|how many fewer)\b")),
+    ("sum", re.compile(r"\b(?:sum|total|plus|add(?:ed)? up|altogether|combined|together|in all)\b")),
+    ("ratio", re.compile(r"\b(?:ratio|times as|divided by|how many times)\b")),
+    ("product", re.compile(r"\b(?:product|multiplied by|times)\b")),
+)
+
+
+def _same_kind(key_a: str, key_b: str) -> bool:
+    from generators._phrasing import meaning_of, unit_dimension_of
+
+    a, b = key_a.split("@")[0], key_b.split("@")[0]
+    if a == b:
+        return True
+    ma, mb = meaning_of(a, "", 0.0), meaning_of(b, "", 0.0)
+    return bool(ma.unit and mb.unit and unit_dimension_of(ma.unit) == unit_dimension_of(mb.unit)
+                and unit_dimension_of(ma.unit) is not None)
+
+
+def check_no_call_arithmetic(example: Example, ctx: CheckContext) -> CheckResult:
+    """A no_call task's arithmetic is over two quantities of one kind, and its stated result is right.
+
+    Computed, not judged: the operands are the task's two user values, the
+    operation is the one the request names (difference, sum, ratio, product),
+    and the final message must state the result (as written or with stated rounding).
+    """
+    task = example.task
+    if task.kind != "no_call":
+        return CheckResult(True)
+    numbers = [(k, v) for k, v in task.user_values.items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(numbers) != 2:
+        return CheckResult(False, f"no_call arithmetic: expected two numbers in the user values, got {len(numbers)}")
+    (ka, a), (kb, b) = numbers
+    for value in (a, b):
+        if not value_in_text(value, task.user_request):
+            return CheckResult(False, f"no_call arithmetic: the request does not state the operand {value!r}")
+    if not _same_kind(ka, kb):
+        return CheckResult(False, f"no_call arithmetic: {ka} and {kb} are quantities of different kinds")
+    from generators._phrasing import meaning_of
+    from schemas import unit_dimension
+
+    unit = meaning_of(ka.split("@")[0], "", 0.0).unit
+    for n in numbers_in(task.final_message):
+        stated = unit_dimension(n.unit) if n.unit else None
+        if stated is None or stated in ("ratio",):
+            continue
+        if (unit and unit_dimension(unit) not in (None, stated)) or (not unit and stated not in ("angle", "time")):
+            return CheckResult(False, f"no_call arithmetic: the final message gives {n.unit!r} to values "
+                                      f"{'in ' + unit if unit else 'without a unit'}")
+    request = normalise_text(task.user_request)
+    op = next((name for name, pattern in _OPS if pattern.search(request)), None)
+    if op is None:
+        return CheckResult(False, "no_call arithmetic: the request names no operation (sum, difference, ...)")
+    if op == "ratio" and b == 0:
+        return CheckResult(False, "no_call arithmetic: a ratio over zero")
+    result = {"difference": a - b, "sum": a + b, "ratio": a / b if b else 0.0, "product": a * b}[op]
+    candidates = [result, -result] if op == "difference" else [result]
+    mentions = numbers_in(task.final_message)
+    digits = max(_decimals(a), _decimals(b), 2 if op == "ratio" else 0)
+    for target in candidates:
+        for n in mentions:
+            if abs(n.value - round(target, digits)) <= 10 ** -(digits + 6) or abs(n.value - target) < 1e-9:
+                return CheckResult(True)
+    return CheckResult(False, f"no_call arithmetic: the final message does not state the {op} of {a} and {b} "
+                              f"({round(result, digits)})")
+
+
+def _decimals(value: float | int) -> int:
+    text = repr(value)
+    return len(text.split(".")[1]) if "." in text and "e" not in text else 0
+
+
+_IDENTIFIER = re.compile(
+    r"(?<![\w/])(?:[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+|[a-z]+[A-Z][A-Za-z]*|/[A-Za-z_][\w~]*(?:/[\w~*]+)+)"
+    r"|\bitem \d+\b"
+)
+
+
+def check_plain_words(example: Example, ctx: CheckContext) -> CheckResult:
+    """Request, dialogue and answer contain no snake_case, camelCase, JSON pointer, "item N" or tool name,
+    unless it is part of a value the user gives or a recorded output holds (a time zone 'America/New_York')."""
+    from generators._pool import iter_scalars
+
+    task = example.task
+    allowed = [str(v) for v in task.user_values.values()]
+    allowed += [str(v) for v in task.answer.values()] if task.answer else []
+    allowed += [str(v) for s in example.trace.steps for _, _, v in iter_scalars(s.output)]
+    allowed_text = " ".join(allowed).casefold()
+    tool_names = {s.tool for s in example.trace.steps} | {t.name for t in example.tools}
+    texts = [("request", task.user_request), *(("dialogue", t.content) for t in task.dialogue),
+             ("answer", task.final_message)]
+    for where, text in texts:
+        for m in _IDENTIFIER.finditer(text):
+            token = m.group(0)
+            if token.casefold() in allowed_text:
+                continue
+            return CheckResult(False, f"identifier in the {where}: {token!r}")
+        for name in tool_names:
+            if ("_" in name or len(name) > 3) and re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text) \
+                    and name.casefold() not in allowed_text:
+                return CheckResult(False, f"identifier in the {where}: the tool name {name!r}")
+    return CheckResult(True)
+
+
+def check_grounded(example: Example, ctx: CheckContext) -> CheckResult:
+    """Every number, date and time the request and the answer state is in the recorded calls or the
+    user's values (a rewrite that states "25.83" where the tool said 19.0 is rejected).
+
+    A no_call task's result is computed, not recorded: its arithmetic check decides it.
+    """
+    from generators._pool import iter_scalars
+
+    task = example.task
+    values: list[object] = list(task.user_values.values())
+    for step in example.trace.steps:
+        values += [v for _, _, v in iter_scalars(step.arguments)]
+        if not step.is_error:
+            values += [v for _, _, v in iter_scalars(step.output)]
+    if task.kind == "no_call":
+        return CheckResult(True)  # nothing was recorded: the arithmetic check decides both texts
+    user = task.user_text()
+    texts = [("request", user), ("answer", task.final_message)]
+    # Not the tools' descriptions: "New York City" in a description is no fact about this row.
+    known = " ".join([user, *(str(v) for v in values)]).casefold()
+    for where, text in texts:
+        bad = unsupported_numbers(text, [user] if where == "answer" else [], values)
+        if bad:
+            return CheckResult(False, f"ungrounded {where}: {', '.join(bad[:3])} is in no recorded value")
+        names = unsupported_names(text, known)
+        if names:
+            return CheckResult(False, f"ungrounded {where}: {', '.join(names[:3])} is in no recorded value")
+    return CheckResult(True)
+
+
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*)\b")
+
+
+_COMMON = {"celsius", "fahrenheit", "kelvin", "utc", "gmt", "monday", "tuesday", "wednesday", "thursday", "friday",
+           "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december", "i", "i'm", "i'd", "the", "what", "how", "could",
+           "can", "please", "thanks", "thank", "sure", "also", "and", "there", "it's", "that", "this"}
+
+
+def unsupported_names(text: str, known: str) -> list[str]:
+    """Capitalised names inside a sentence that no recorded value, user text or tool description holds
+    ("Delta Airlines" where the output says "DL"; "New York City" for coordinates in France)."""
+    bad = []
+    for m in _NAME.finditer(text):
+        for word in m.group(1).split():
+            w = word.casefold()
+            if w in _COMMON or w in known:
+                continue
+            bad.append(m.group(1))
+            break
+    return bad
+
+
+def check_withheld_hidden(example: Example, ctx: CheckContext) -> CheckResult:
+    """A multi_turn request leaves out what the user supplies later: otherwise the assistant's
+    question asks for something already said."""
+    task = example.task
+    if task.kind != "multi_turn":
+        return CheckResult(True)
+    later = " ".join(t.content for t in task.dialogue if t.role == "user")
+    aliases = _aliases(example)
+    for step in example.trace.steps:
+        for param, value in step.arguments.items():
+            source = step.sources.get(param)
+            if source is None or source.origin != "user" or isinstance(value, bool):
+                continue
+            hint = _param_hint(example, step, param)
+            if value_in_text(value, later, hint=hint, aliases=aliases) and \
+                    value_in_text(value, task.user_request, hint=hint, aliases=aliases):
+                return CheckResult(False, f"withheld value given: the request already states {value!r}, "
+                                          "which the user supplies only later")
+    return CheckResult(True)
+
+
+def check_unit_kept(example: Example, ctx: CheckContext) -> CheckResult:
+    """A value recorded with its unit ({"value": 762, "unit": "mile"}) is passed on in that unit."""
+    from generators._phrasing import canonical_unit, words_of
+
+    steps = example.trace.steps
+    for k, step in enumerate(steps):
+        for source in step.sources.values():
+            if source.origin != "step" or source.step is None or source.pointer is None \
+                    or not source.pointer.endswith("/value"):
+                continue
+            try:
+                recorded = resolve_pointer(steps[source.step].output, source.pointer[: -len("value")] + "unit")
+            except KeyError:
+                continue
+            unit_param = next((p for p in step.arguments if words_of(p) in (["unit"], ["from", "unit"], ["units"])),
+                              None)
+            if unit_param is None or not isinstance(recorded, str):
+                continue
+            given = step.arguments[unit_param]
+            if isinstance(given, str) and canonical_unit(given) != canonical_unit(recorded):
+                return CheckResult(False, f"unit changed: {_where(example, k)} reads a value recorded in "
+                                          f"{recorded!r} as {given!r}")
+    return CheckResult(True)
+
+
+def check_not_copied(example: Example, ctx: CheckContext) -> CheckResult:
+    """An LLM rewrite is not a copy of the writer prompt's worked example."""
+    if example.task.writer != "llm":
+        return CheckResult(True)
+    from generators._writer import copied_example
+
+    copied = copied_example(example.task)
+    return CheckResult(copied is None, f"copies the writer's example: {copied!r}" if copied else "")
