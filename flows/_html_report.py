@@ -1,9 +1,15 @@
 """`backchain report DATASET@REF --out report.html`: one self-contained HTML page.
 
+Examples first: a summary (rows, kinds, acceptance, top rejection reasons) and sampled
+accepted and rejected rows as conversations (flows/_html_samples.py), then how the version
+was made (coverage, chains, kinds, scores, leaves, rejections, time and tokens, latency,
+runs, human review) and last the version's facts.
+
 Every number on the page comes from the store's report macros
-(``report_runs(dataset, ref)``, ``report_stages``, ... ; see store/_accounting.py),
-called once each through `Store.report_tables`: the page and ``backchain sql``
-cannot disagree. Each section shows the SQL that gives its table.
+(``report_summary(dataset, ref)``, ``report_samples``, ``report_runs``, ``report_stages``,
+... ; see store/_report.py and store/_accounting.py), called once each through
+`Store.report_tables`: the page and ``backchain sql`` cannot disagree. Each section shows
+the SQL that gives its table.
 
 Self-contained: styles inline, charts hand-drawn inline SVG, no script, no
 link, no font, no image file. Table cells carry the exact value in
@@ -20,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._html_samples import STYLE as SAMPLE_STYLE
+from ._html_samples import samples_html, summary_html
 from ._json import jsonable
 
 Table = tuple[list[str], list[tuple[Any, ...]]]
@@ -31,6 +39,8 @@ table.data { border-collapse: collapse; margin: .6em 0; font-size: 13px; }
 table.data th, table.data td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 table.data td.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.data th { background: #f4f4f4; }
+div.scroll { overflow-x: auto; max-width: 100%; }
+h2.part { margin-top: 2.5em; font-size: 1.3em; color: #444; border-bottom: 2px solid #bbb; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 1em; }
 dl.meta dt { color: #666; } dl.meta dd { margin: 0; font-family: monospace; word-break: break-all; }
 code.sql { display: block; color: #555; font-size: 12px; margin: .3em 0; }
@@ -75,8 +85,8 @@ def html_table(name: str, table: Table) -> str:
             cls = ' class="num"' if numeric else ""
             cells.append(f'<td{cls} data-value="{data}">{_esc(display(value))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table class="data" id="{_esc(name)}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table>')
+    return (f'<div class="scroll"><table class="data" id="{_esc(name)}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')
 
 
 def bar_chart(title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
@@ -141,7 +151,13 @@ def _section(title: str, sql: str, *body: str) -> str:
 
 
 def render_report(meta: dict[str, Any], tables: dict[str, Table]) -> str:
-    """The page, from the versions view's row and the report macros' results."""
+    """The page, from the versions view's row and the report macros' results.
+
+    Order: a one-line header; the summary (``report_summary``, kinds, top rejection reasons);
+    sampled accepted and rejected rows as conversations (``report_samples``); then the
+    operational sections: coverage, chains, kinds, scores, leaves, rejection reasons, time and
+    tokens per stage, model usage, latency, runs, human review; last the version's facts.
+    """
     ds, ver = meta["dataset"], meta["version"]
     ref = f"{ds}@{ver}"
 
@@ -163,31 +179,21 @@ def render_report(meta: dict[str, Any], tables: dict[str, Table]) -> str:
     ]
     meta_html = '<dl class="meta" id="version">' + "".join(
         f"<dt>{_esc(k)}</dt><dd data-key=\"{_esc(k)}\">{_esc(display(v))}</dd>" for k, v in facts) + "</dl>"
+    tags = ", ".join(meta.get("tags") or [])
+    lede = (f'<p class="lede">{_esc(meta["row_count"])} rows · sealed {_esc(display(meta["created_at"]))}'
+            f' by {_esc(meta.get("operation") or "seal")}{" · tags " + _esc(tags) if tags else ""}'
+            f' · writer {_esc(models.get("writer", "–"))} · judge {_esc(models.get("judge", "–"))}</p>')
 
     stages = tables["report_stages"]
     stage_names = [str(s) for s in _column(stages, "stage")]
     kinds, lengths, scores = tables["report_kinds"], tables["report_chain_lengths"], tables["report_scores"]
     leaves, rejections = tables["report_leaves"], tables["report_rejections"]
     coverage, latency = tables["report_tool_coverage"], tables["report_latency"]
+    top = [
+        summary_html(tables["report_summary"], kinds, rejections, sql("report_summary")),
+        samples_html(tables["report_samples"], tables["report_summary"], sql("report_samples")),
+    ]
     sections = [
-        _section("Runs", sql("report_runs"), html_table("report_runs", runs)),
-        _section(
-            "Time and tokens per stage", sql("report_stages"),
-            bar_chart("wall time per stage", stage_names, [("seconds", _column(stages, "seconds"))], " s"),
-            bar_chart("model tokens per stage", stage_names,
-                      [("tokens in", _column(stages, "tokens_in")), ("tokens out", _column(stages, "tokens_out"))]),
-            html_table("report_stages", stages),
-        ),
-        _section("Model usage per stage and endpoint", sql("report_model_usage"),
-                 html_table("report_model_usage", tables["report_model_usage"])),
-        _section(
-            "Latency percentiles (ms)", sql("report_latency"),
-            bar_chart("p50 / p90 / p99 latency (model endpoints, then tools)",
-                      [str(n) for n in _column(latency, "name")],
-                      [("p50", _column(latency, "p50_ms")), ("p90", _column(latency, "p90_ms")),
-                       ("p99", _column(latency, "p99_ms"))], " ms"),
-            html_table("report_latency", latency),
-        ),
         _section(
             "Tool coverage", sql("report_tool_coverage"),
             bar_chart("tools per toolset", [str(t) for t in _column(coverage, "toolset")],
@@ -223,6 +229,31 @@ def render_report(meta: dict[str, Any], tables: dict[str, Table]) -> str:
                       stacked=True),
             html_table("report_leaves", leaves),
         ),
+        _section(
+            "Rejection reasons", sql("report_rejections"),
+            bar_chart("rejected candidates by failing leaf",
+                      [f"{s}: {leaf}" for s, leaf in zip(_column(rejections, "status"), _column(rejections, "leaf"))],
+                      [("candidates", _column(rejections, "candidates"))]),
+            html_table("report_rejections", rejections),
+        ),
+        _section(
+            "Time and tokens per stage", sql("report_stages"),
+            bar_chart("wall time per stage", stage_names, [("seconds", _column(stages, "seconds"))], " s"),
+            bar_chart("model tokens per stage", stage_names,
+                      [("tokens in", _column(stages, "tokens_in")), ("tokens out", _column(stages, "tokens_out"))]),
+            html_table("report_stages", stages),
+        ),
+        _section("Model usage per stage and endpoint", sql("report_model_usage"),
+                 html_table("report_model_usage", tables["report_model_usage"])),
+        _section(
+            "Latency percentiles (ms)", sql("report_latency"),
+            bar_chart("p50 / p90 / p99 latency (model endpoints, then tools)",
+                      [str(n) for n in _column(latency, "name")],
+                      [("p50", _column(latency, "p50_ms")), ("p90", _column(latency, "p90_ms")),
+                       ("p99", _column(latency, "p99_ms"))], " ms"),
+            html_table("report_latency", latency),
+        ),
+        _section("Runs", sql("report_runs"), html_table("report_runs", runs)),
         *([_section(
             "Human review", sql("report_reviews"),
             bar_chart("grades per reviewer (shares)", [str(r) for r in _column(tables["report_reviews"], "reviewer")],
@@ -231,18 +262,14 @@ def render_report(meta: dict[str, Any], tables: dict[str, Table]) -> str:
                        ("unusable", _column(tables["report_reviews"], "unusable_share"))], stacked=True),
             html_table("report_reviews", tables["report_reviews"]),
         )] if "report_reviews" in tables else []),
-        _section(
-            "Rejection reasons", sql("report_rejections"),
-            bar_chart("rejected candidates by failing leaf",
-                      [f"{s}: {leaf}" for s, leaf in zip(_column(rejections, "status"), _column(rejections, "leaf"))],
-                      [("candidates", _column(rejections, "candidates"))]),
-            html_table("report_rejections", rejections),
-        ),
+        f'<section><h2>Version</h2><code class="sql">SELECT * FROM versions WHERE dataset = '
+        f"'{_esc(str(ds).replace(chr(39), chr(39) * 2))}' AND version = {_esc(ver)}</code>{meta_html}</section>",
     ]
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>backchain report {_esc(ref)}</title><style>{_STYLE}</style></head><body>"
-        f"<h1>backchain report: {_esc(ref)}</h1>{meta_html}{''.join(sections)}"
+        f"<title>backchain report {_esc(ref)}</title><style>{_STYLE}{SAMPLE_STYLE}</style></head><body>"
+        f"<h1>backchain report: {_esc(ref)}</h1>{lede}{''.join(top)}"
+        f'<h2 class="part">How it was made</h2>{"".join(sections)}'
         "</body></html>\n"
     )
 

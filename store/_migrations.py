@@ -33,6 +33,7 @@ from ._facts import m003_tool_graph_volatility_difficulty, m004_flag_empty_resul
 from ._hashing import member_digest
 from ._observations import m009_output_views
 from ._rendered import m005_render_chat
+from ._report import m011_report_rows
 from ._reviews import m010_reviews
 from ._sql import (
     M001_MACROS,
@@ -89,7 +90,7 @@ def m002_lineage_diff_retention(con: duckdb.DuckDBPyConnection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (
     m001_initial, m002_lineage_diff_retention, m003_tool_graph_volatility_difficulty,
     m004_flag_empty_results, m005_render_chat, m006_call_cache_run_owner, m007_run_accounting,
-    m008_cached_tool_calls, m009_output_views, m010_reviews,
+    m008_cached_tool_calls, m009_output_views, m010_reviews, m011_report_rows,
 )
 
 
