@@ -36,7 +36,7 @@ MAX_MODEL_LEN ?= 8192
 GPU_MEMORY   ?= 0.85
 VLLM_ARGS    ?=
 
-.PHONY: help install install-dev run test lint docs servers bench clean llama-wheel serve-judge bench-judge
+.PHONY: help install install-dev run test lint docs servers browser bench clean llama-wheel serve-judge bench-judge
 
 help:
 	@echo "make run    install what is missing, then run the embedded default (no GPU, network or keys)"
@@ -87,8 +87,15 @@ install-dev: $(VENV)/.installed-dev
 run: install
 	$(BIN)/backchain run $(ARGS)
 
-test: install-dev lint docs servers
+test: install-dev lint docs servers browser
 	$(BIN)/python -m pytest -q $(ARGS)
+
+# The report's browser test (tests/flows/test_report_browser.py) screenshots the page with
+# headless Chromium, from Debian's packages.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || (echo "==> chromium for the report's browser test" && \
+	  $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-dejavu-core)
 
 # Real third-party MCP servers the tests start (MCP_SERVERS.md), one pinned venv each under
 # ~/.cache/backchain/mcp-servers (BACKCHAIN_MCP_SERVERS), reused by every clone (a few minutes once).

@@ -136,3 +136,10 @@ def test_public_names_are_exported_and_sorted(package: str) -> None:
 
 def test_committed_json_schemas_match_the_models() -> None:
     assert stale_json_schemas() == [], "regenerate with: python -m schemas"
+
+
+def test_readme_is_a_front_page() -> None:
+    lines = README.count("\n")
+    assert lines < 200, f"README.md has {lines} lines; keep it a front page under 200 and move details to docs/"
+    for page in re.findall(r"\]\((docs/[^)#]+)", README):  # its links lead to pages that exist
+        assert (ROOT / page).is_file(), f"README links to {page}, which does not exist"
