@@ -34,7 +34,7 @@ from ._explore import (
     iter_leaves,
     select_tools,
 )
-from ._graph import candidate_edges, field_of, observed_edges
+from ._graph import candidate_edges, observed_edges
 from ._limits import LimitedToolset, Pacer
 from ._llm import ChatClient, ChatReply, Endpoint, ReplyCache
 from ._local_model import LocalModelServer, bundled_gguf
@@ -49,6 +49,7 @@ from ._simulator import MissPolicy, ReplaySimulator, SimulatedOutcome
 from ._solver import Attempt, Solver
 from ._task_kinds import DEFAULT_MIX, KINDS, Draft, KindPlan, build_drafts, is_probe
 from ._timing import MODEL_CLOCK, TOOL_CLOCK, BusyClock
+from ._trace_values import field_of
 from ._writer import LLMWriter
 
 __all__ = [

@@ -11,7 +11,7 @@ from schemas import Answer, AnswerPointer, Normaliser, Tool, Trace
 
 from ._phraser import Phraser
 from ._pool import iter_scalars
-from ._trace_values import FieldStats, field_of, is_echo, render_value, resolve_pointer
+from ._trace_values import FieldStats, already_given, field_of, is_echo, render_value, resolve_pointer
 
 _ASK_KINDS = {"number": 3, "count": 3, "date": 3, "datetime": 3, "name": 2, "text": 1, "code": 1, "duration": 2,
               "time": 2, "unit": 0, "flag": -9, "id": -9}
@@ -21,8 +21,8 @@ def answer_candidates(trace: Trace, tools: Sequence[Tool] | None = None,
                       stats: FieldStats | None = None) -> list[AnswerPointer]:
     """Fields of the last output worth asking for, best first.
 
-    Dropped: booleans, ids and flags, values an argument already holds (echo),
-    fields constant across the tool's observations, empty and long strings, and
+    Dropped: booleans, ids and flags, values an argument already holds (echo), values an
+    earlier step's output already gives (the last call would not be needed), fields constant across the tool's observations, empty and long strings, and
     anything the request already contains.
     """
     last = trace.steps[-1]
@@ -36,6 +36,8 @@ def answer_candidates(trace: Trace, tools: Sequence[Tool] | None = None,
         text = render_value(value)
         if not text.strip() or len(text) > 80 or is_echo(trace, value):
             continue
+        if already_given(trace, len(trace.steps) - 1, pointer, value) is not None:
+            continue  # an earlier output already answers it: the last call would not be needed
         if stats is not None and (stats.is_constant(last.toolset, last.tool, pointer) or (last.toolset, last.tool, field_of(pointer)) in stats.volatile):
             continue
         meaning = phraser.field(last, pointer, value)

@@ -286,7 +286,7 @@ class Phraser:
         noun = meaning.noun
         if meaning.kind == "datetime" and isinstance(value, str) and not re.search(r"\b(?:time|date)\b", noun):
             shown = (time_of_day_text(value) if date_known else None) or value_text(value, meaning)
-            frames = [f"{capitalise(noun)}{s} is at {shown}.", f"It's at {shown}: that's {noun}{s}."]
+            frames = [f"{capitalise(noun)}{s} is at {shown}.", f"I found that {noun}{s} is at {shown}."]
         elif meaning.kind == "count" and meaning.count_of and isinstance(value, int):
             shown = value_text(value, meaning)
             many = meaning.count_of if value != 1 else _singular_phrase(meaning.count_of)
@@ -301,6 +301,6 @@ class Phraser:
         else:
             shown = value_text(value, meaning)
             np = _merge_of(f"the {noun}", subject)
-            frames = [f"{capitalise(np)} is {shown}.", f"It's {shown}: that's {np}."
+            frames = [f"{capitalise(np)} is {shown}.", f"I found that {np} is {shown}."
                       if subject else f"The {noun} is {shown}.", f"The {noun} is {shown}."]
         return _tidy(rng.choice(frames))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import canonical_unit as _canonical_unit
-from schemas import unit_dimension
+from schemas import standard_name, unit_dimension
 
 
 def canonical_unit(text: str) -> str | None:
@@ -531,6 +531,8 @@ def value_text(value: Any, meaning: Meaning | None = None, *, hint: str | None =
         return with_unit(text, meaning.unit if meaning else None)
     if isinstance(value, str):
         v = value.strip()
+        if hint in ("country", "currency") and (name := standard_name(hint, v)) is not None:
+            return name
         if kind == "date" or (kind is None and _ISO_DATE.match(v)):
             try:
                 return date_text(v)

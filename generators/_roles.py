@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schemas import value_hint
+from schemas import standard_name, value_hint
 
 from ._phrasing import (
     _ABBREV,
@@ -104,7 +104,9 @@ def role_of(param: str, schema: Mapping[str, Any], params: set[str], value: Any 
             return Role("for", noun, 0, show_noun=True, template=f"{noun.split()[-1]} {{v}}")
         return Role(prep, noun, 3)
     if "country" in tokens:
-        return Role("for", "country", 0)
+        return Role("for", "country", 0, hint="country")  # a standard code is said by name: "for France"
+    if "currency" in tokens and isinstance(value, str) and standard_name("currency", value):
+        return Role("for", "currency", 0, hint="currency")
     if tokens & {"limit", "top", "count", "max", "size", "n"} and schema.get("type") == "integer":
         return Role("", "limit", 7, template="(top {v})")
     if entity:

@@ -106,3 +106,29 @@ def _same_value(a: Any, b: Any) -> bool:
 def is_echo(trace: Trace, value: Any) -> bool:
     """The value is an argument of some call: the answer would repeat the question."""
     return any(_same_value(value, v) for step in trace.steps for _, _, v in iter_scalars(step.arguments))
+
+
+def already_given(trace: Trace, k: int, pointer: str, value: Any) -> tuple[int, str] | None:
+    """(earlier step, pointer) whose output already holds the value step ``k`` answers at ``pointer``.
+
+    Such a call is not needed: the earlier output answers it ("the time zone of EWR" from
+    airport_info, then timezone_at on its coordinates). The same value under a field of the same
+    name counts, and a distinctive string (six characters or more) under any name; a bare small
+    number elsewhere may be there by chance. Only a chain's link counts: step ``k`` takes an
+    argument from an earlier output.
+    """
+    if not 0 < k < len(trace.steps) or isinstance(value, bool) or value in (None, ""):
+        return None
+    if not any(source.origin == "step" for source in trace.steps[k].sources.values()):
+        return None  # not a link of a chain (a parallel call): both calls are asked for
+    name = field_of(pointer).rsplit("/", 1)[-1]
+    distinctive = isinstance(value, str) and len(value.strip()) >= 6
+    for j in range(k):
+        if trace.steps[j].is_error:
+            continue
+        for earlier, _, other in iter_scalars(trace.steps[j].output):
+            if isinstance(other, bool) or other != value:
+                continue
+            if distinctive or field_of(earlier).rsplit("/", 1)[-1] == name:
+                return j, earlier
+    return None

@@ -25,8 +25,9 @@ import difflib
 import json
 import random
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from schemas import Task, Tool, Trace, content_hash
+from schemas import Task, Tool, Trace, bare, code_kind, content_hash, standard_name
 
 from ._llm import ChatClient
 from ._phraser import Phraser
@@ -122,9 +123,9 @@ def _facts(draft: Task, trace: Trace | None, tools: Sequence[Tool] | None) -> tu
     # Only what the request itself says: a multi_turn request leaves one value for a later turn, and
     # listing it here would invite the writer to put it back.
     said = draft.user_request.casefold()
-    user = [render_value(v) for v in draft.user_values.values()]
+    user = [_said_as(p, v) for p, v in draft.user_values.items()]
     user = [u for u in user if u.casefold() in said] or (
-        [] if draft.kind == "multi_turn" else [render_value(v) for v in draft.user_values.values()])
+        [] if draft.kind == "multi_turn" else [_said_as(p, v) for p, v in draft.user_values.items()])
     if draft.answer is None or trace is None:
         return "; ".join(dict.fromkeys(user)) or "(none)", draft.final_message
     phraser = Phraser(tools)
@@ -135,6 +136,13 @@ def _facts(draft: Task, trace: Trace | None, tools: Sequence[Tool] | None) -> tu
         meaning = phraser.field(trace.steps[ptr.step], ptr.pointer, value)
         answers.append(value_text(value, meaning))
     return "; ".join(dict.fromkeys(user)) or "(none)", "; ".join(answers) or draft.final_message
+
+
+def _said_as(param: str, value: Any) -> str:
+    """A user value as the draft says it: a standard country or currency code by its name."""
+    kind = code_kind(param.split("@")[0])
+    name = standard_name(kind, value) if kind is not None and isinstance(value, str) else None
+    return bare(name) if name is not None else render_value(value)
 
 
 class LLMWriter:

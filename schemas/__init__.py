@@ -5,6 +5,7 @@ Also what every side of a shape must agree on: the replay table's columns and ca
 """
 
 from ._accounting import ModelRequest, StageTiming, ToolCallCount
+from ._codes import bare, code_kind, standard_code_aliases, standard_name
 from ._errors import (
     BackchainError,
     ConfigError,
@@ -262,7 +263,11 @@ __all__ = [
     "canonical_unit",
     "chat_messages",
     "chat_tools",
+    "bare",
+    "code_kind",
     "code_name_aliases",
+    "standard_code_aliases",
+    "standard_name",
     "compact_json",
     "compile_schema",
     "content_hash",

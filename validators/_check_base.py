@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from generators import FieldStats, Phraser
-from schemas import Example, Step, code_name_aliases, value_hint
+from schemas import Example, Step, code_name_aliases, standard_code_aliases, value_hint
 
 from ._replay import ReplayReport
 
@@ -53,7 +53,13 @@ def _param_hint(example: Example, step: Step, param: str) -> str | None:
 
 
 def _aliases(example: Example) -> dict[str, set[str]]:
-    return code_name_aliases(s.output for s in example.trace.steps if not s.is_error)
+    """Codes and names that mean one thing: pairs the recorded outputs give, and the standard
+    country and currency codes among the user's arguments ('FR' is France)."""
+    aliases = code_name_aliases(s.output for s in example.trace.steps if not s.is_error)
+    arguments = [(p, v) for s in example.trace.steps for p, v in s.arguments.items()]
+    for key, names in standard_code_aliases(arguments).items():
+        aliases.setdefault(key, set()).update(names)
+    return aliases
 
 
 def _answer_unit(example: Example, k: int, pointer: str) -> str | None:

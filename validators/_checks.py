@@ -27,6 +27,7 @@ from ._construction import (
 from ._gates import (
     check_constant_field,
     check_echo_field,
+    check_every_call_needed,
     check_grounded,
     check_intermediate_hidden,
     check_no_call_arithmetic,
@@ -51,6 +52,7 @@ CHECKS: dict[str, Check] = {
     "calls_succeeded": check_calls_succeeded,
     "constant_field": check_constant_field,
     "echo_field": check_echo_field,
+    "every_call_needed": check_every_call_needed,
     "grounded": check_grounded,
     "intermediate_hidden": check_intermediate_hidden,
     "leakage": check_leakage,

@@ -2,7 +2,7 @@
 
 Construction makes a task's answer right; these decide whether it is worth asking: not a
 constant or echoed field, an id or a flag, not the same field twice, no intermediate value
-given away, no arithmetic the tools did not do, plain words, grounded names and numbers, a
+given away, no call whose answer an earlier output already holds, no arithmetic the tools did not do, plain words, grounded names and numbers, a
 withheld value kept hidden, the unit kept, and an LLM rewrite that is not a copy.
 """
 
@@ -96,6 +96,24 @@ def check_intermediate_hidden(example: Example, ctx: CheckContext) -> CheckResul
             if value_in_text(value, text, hint=_param_hint(example, step, param), aliases=aliases):
                 return CheckResult(False, f"intermediate value given: the request already states {value!r}, "
                                           f"which {_where(example, k)} takes from step {(source.step or 0) + 1}")
+    return CheckResult(True)
+
+
+def check_every_call_needed(example: Example, ctx: CheckContext) -> CheckResult:
+    """A later call of a chain is not redundant: an earlier output does not already hold its answer.
+
+    "What time zone is EWR in?" answered by airport_info (which gives the time zone) and then by
+    timezone_at on the airport's coordinates teaches a model to make a call it does not need
+    (the rule: `generators._trace_values.already_given`; drafting skips such answers too).
+    """
+    from generators._trace_values import already_given
+
+    steps = example.trace.steps
+    for k, pointer, value in _answer_steps(example):
+        if 0 <= k < len(steps) and (found := already_given(example.trace, k, pointer, value)) is not None:
+            j, earlier = found
+            return CheckResult(False, f"call not needed: {_where(example, k)} answers {value!r}, which "
+                                      f"step {j + 1} ({steps[j].tool}) already gave at {earlier}")
     return CheckResult(True)
 
 

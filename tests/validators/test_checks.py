@@ -46,7 +46,7 @@ def test_the_checks_tested_here_are_all_the_checks() -> None:
         "answer_pointers", "answer_stated", "arguments_schema", "calls_succeeded", "leakage",
         "no_tool_names", "provenance", "record_schema", "replay", "writer",
         # issue 18: gates on what is asked and what is said
-        "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden",
+        "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden", "every_call_needed",
         "unit_kept", "no_call_arithmetic", "plain_words", "grounded", "not_copied", "withheld_hidden",
     }
 
@@ -148,6 +148,19 @@ def test_a_step_that_returned_an_error_fails() -> None:
 def test_user_value_not_in_the_request_fails() -> None:
     ex = example(request="What time zone is the capital of Spain in?")
     assert fails("provenance", ex) == "step 1 (country_info): argument country='France' is not in the user request"
+
+
+def test_a_standard_code_may_be_said_by_name_and_a_withheld_one_stays_hidden() -> None:
+    # No recorded output pairs "FR" with "France" here: the standard code table does.
+    holidays = step("list_public_holidays", {"country_code": "FR", "year": 2024},
+                    {"country_code": ArgumentSource(origin="user", how="seed"),
+                     "year": ArgumentSource(origin="user", how="seed")}, {"count": 11, "country_code": "FR"})
+    ex = example(steps=[holidays], kind="single", ans=answer(11, (0, "/count"), kind="number"),
+                 request="How many public holidays does France have in 2024?", final_message="France has 11.",
+                 user_values={"country_code": "FR", "year": 2024})
+    assert run("provenance", ex).passed
+    assert fails("provenance", ex.model_copy(update={"task": ex.task.model_copy(update={
+        "user_request": "How many public holidays does Spain have in 2024?"})})).endswith("is not in the user request")
 
 
 def test_user_value_matches_across_case_and_unicode_width() -> None:
@@ -454,6 +467,30 @@ def test_the_same_field_asked_twice_is_rejected() -> None:
 def test_a_chain_whose_request_gives_the_intermediate_value_is_rejected() -> None:
     ex = example(request="What time zone is France in, at 48.8566, 2.3522?")
     assert fails("intermediate_hidden", ex).startswith("intermediate value given: the request already states 48.8566")
+
+
+def test_a_call_whose_answer_an_earlier_output_holds_is_rejected() -> None:
+    # airport_info already gives the time zone; asking timezone_at for it again is a call not needed.
+    airport = {"faa": "EWR", "latitude": 40.6925, "longitude": -74.168667, "timezone": "America/New_York"}
+    steps = [step("airport_info", {"faa": "EWR"}, {"faa": ArgumentSource(origin="user", how="seed")}, airport),
+             timezone_step(latitude=40.6925, longitude=-74.168667, output={"timezone": "America/New_York"})]
+    ex = example(steps=steps, ans=answer("America/New_York", (1, "/timezone")), request="What time zone is EWR in?",
+                 final_message="EWR is in America/New_York.")
+    assert fails("every_call_needed", ex) == ("call not needed: step 2 (timezone_at) answers 'America/New_York', "
+                                              "which step 1 (airport_info) already gave at /timezone")
+    # A distinctive string under another name counts too; a small number under another name does not.
+    renamed = steps[0].model_copy(update={"output": {**airport, "timezone": None, "tz": "America/New_York"}})
+    assert not run("every_call_needed", example(steps=[renamed, steps[1]],
+                                                ans=answer("America/New_York", (1, "/timezone")))).passed
+    hour = step("airport_info", {"faa": "EWR"}, {"faa": ArgumentSource(origin="user", how="seed")},
+                {**airport, "timezone": None, "gates": 10})
+    counted = timezone_step(latitude=40.6925, longitude=-74.168667, output={"timezone": "America/New_York", "offset": 10})
+    assert run("every_call_needed", example(steps=[hour, counted], ans=answer(10, (1, "/offset"), kind="number")),
+               ).passed
+    # Two independent calls (parallel) that happen to give the same zone are both asked for.
+    apart = steps[1].model_copy(update={"sources": {p: ArgumentSource(origin="user", how="seed") for p in steps[1].arguments}})
+    assert run("every_call_needed", example(steps=[steps[0], apart], ans=answer("America/New_York", (1, "/timezone")))
+               ).passed
 
 
 def test_a_value_passed_on_in_another_unit_is_rejected() -> None:

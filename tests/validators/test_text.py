@@ -288,3 +288,24 @@ def test_unsupported_numbers_names_what_no_output_says() -> None:
 
     assert unsupported_numbers("sqrt(144) + 7 is 25.83", ["what is sqrt(144) + 7?"], [19.0]) == ["25.83"]
     assert unsupported_numbers("It is 19 at 2 pm on July 4, 2013.", ["on 2013-07-04 at 14:00"], [19.0]) == []
+
+
+@pytest.mark.parametrize(("param", "code", "name"), [
+    ("country_code", "FR", "France"), ("country", "US", "the United States"), ("countryCode", "DEU", "Germany"),
+    ("country", "KR", "South Korea"), ("currency_code", "INR", "the Indian Rupee"),
+    ("country", "ZZ", None), ("currency", "XAU", None), ("carrier", "UA", None), ("country", "France", None),
+])
+def test_standard_codes_are_said_by_name(param: str, code: str, name: str | None) -> None:
+    from schemas import code_kind, standard_name
+
+    kind = code_kind(param)
+    assert (standard_name(kind, code) if kind else None) == name
+
+
+def test_a_standard_code_and_its_name_are_one_value() -> None:
+    from schemas import standard_code_aliases
+
+    aliases = standard_code_aliases([("country_code", "US"), ("year", "2024"), ("carrier", "UA")])
+    assert value_in_text("US", "How many holidays does the United States have in 2024?", aliases=aliases)
+    assert not value_in_text("US", "How many holidays does Canada have in 2024?", aliases=aliases)
+    assert set(aliases) == {"us", "united states"}  # a carrier code is no standard code
