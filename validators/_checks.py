@@ -26,6 +26,7 @@ from ._construction import (
 )
 from ._gates import (
     check_constant_field,
+    check_direction_kept,
     check_echo_field,
     check_every_call_needed,
     check_grounded,
@@ -51,6 +52,7 @@ CHECKS: dict[str, Check] = {
     "arguments_schema": check_arguments_schema,
     "calls_succeeded": check_calls_succeeded,
     "constant_field": check_constant_field,
+    "direction_kept": check_direction_kept,
     "echo_field": check_echo_field,
     "every_call_needed": check_every_call_needed,
     "grounded": check_grounded,

@@ -3,7 +3,7 @@
 Construction makes a task's answer right; these decide whether it is worth asking: not a
 constant or echoed field, an id or a flag, not the same field twice, no intermediate value
 given away, no call whose answer an earlier output already holds, no arithmetic the tools did not do, plain words, grounded names and numbers, a
-withheld value kept hidden, the unit kept, and an LLM rewrite that is not a copy.
+withheld value kept hidden, the unit and the direction kept, and an LLM rewrite that is not a copy.
 """
 
 from __future__ import annotations
@@ -320,6 +320,32 @@ def check_unit_kept(example: Example, ctx: CheckContext) -> CheckResult:
             if isinstance(given, str) and canonical_unit(given) != canonical_unit(recorded):
                 return CheckResult(False, f"unit changed: {_where(example, k)} reads a value recorded in "
                                           f"{recorded!r} as {given!r}")
+    return CheckResult(True)
+
+
+def check_direction_kept(example: Example, ctx: CheckContext) -> CheckResult:
+    """A value the user gives as an origin is not asked as a destination, nor the other way round
+    ("the most flights to EWR" when the call counts flights from EWR): a rewrite that flips a
+    direction asks for another thing than the calls answer. Roles come from `Phraser.param`
+    (origin/destination, source/target pairs); a value stated both ways is left to the judge."""
+    text = example.task.user_text()
+    phraser = Phraser(example.tools)
+    gap = r"(?:(?!(?:from|to|into)\b)[a-z]+\s+){0,2}"  # "to the airport EWR", not "from JFK to LAX"
+    for k, step in enumerate(example.trace.steps):
+        for param, value in step.arguments.items():
+            source = step.sources.get(param)
+            if (source is not None and source.origin != "user") or not isinstance(value, str) or len(value.strip()) < 2:
+                continue
+            role = phraser.param(step, param)[1]
+            if role.prep not in ("from", "to"):
+                continue
+            v = re.escape(value.strip())
+            own = r"(?i:from)" if role.prep == "from" else r"(?i:to|into)"
+            other = r"(?i:to|into)" if role.prep == "from" else r"(?i:from)"
+            if re.search(rf"\b{other}\s+{gap}(?i:{v})\b", text) and not re.search(rf"\b{own}\s+{gap}(?i:{v})\b", text):
+                return CheckResult(False, f"direction flipped: {_where(example, k)} takes {value!r} as its "
+                                          f"{role.noun} ({param}), the request says {'to' if role.prep == 'from' else 'from'} "
+                                          f"{value}")
     return CheckResult(True)
 
 

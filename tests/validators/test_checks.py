@@ -46,7 +46,7 @@ def test_the_checks_tested_here_are_all_the_checks() -> None:
         "answer_pointers", "answer_stated", "arguments_schema", "calls_succeeded", "leakage",
         "no_tool_names", "provenance", "record_schema", "replay", "writer",
         # issue 18: gates on what is asked and what is said
-        "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden", "every_call_needed",
+        "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden", "every_call_needed", "direction_kept",
         "unit_kept", "no_call_arithmetic", "plain_words", "grounded", "not_copied", "withheld_hidden",
     }
 
@@ -491,6 +491,26 @@ def test_a_call_whose_answer_an_earlier_output_holds_is_rejected() -> None:
     apart = steps[1].model_copy(update={"sources": {p: ArgumentSource(origin="user", how="seed") for p in steps[1].arguments}})
     assert run("every_call_needed", example(steps=[steps[0], apart], ans=answer("America/New_York", (1, "/timezone")))
                ).passed
+
+
+@pytest.mark.parametrize(("request_text", "passes"), [
+    ("How many flights leave EWR for LAX?", True),
+    ("How many flights go from EWR to LAX?", True),
+    ("How many flights go to the airport LAX from EWR?", True),
+    ("How many flights go to EWR from LAX?", False),
+    ("How many flights from LAX go to EWR?", False),
+])
+def test_a_flipped_direction_is_rejected(request_text: str, passes: bool) -> None:
+    stats = step("route_stats", {"origin": "EWR", "dest": "LAX"},
+                 {"origin": ArgumentSource(origin="user", how="seed"), "dest": ArgumentSource(origin="user", how="seed")},
+                 {"flights": 4912})
+    ex = example(steps=[stats], kind="single", ans=answer(4912, (0, "/flights"), kind="number"),
+                 request=request_text, final_message="There are 4912 flights.",
+                 user_values={"origin": "EWR", "dest": "LAX"})
+    result = run("direction_kept", ex)
+    assert result.passed is passes, result.reason
+    if not passes:
+        assert result.reason.startswith("direction flipped: step 1 (route_stats) takes 'EWR' as its origin (origin)")
 
 
 def test_a_value_passed_on_in_another_unit_is_rejected() -> None:
