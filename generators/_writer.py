@@ -186,6 +186,9 @@ class LLMWriter:
         if answer is not None and _bare_answer(answer, draft):
             # "+14 hours" states the value but not what it is: keep the draft's sentence
             answer, note = None, "answer kept from the template: the rewrite's answer is not a sentence"
+        elif answer is not None and (unnamed := _unnamed_turn_value(answer, draft)) is not None:
+            # "The numeric code for a currency is 356": the user said which currency two turns ago
+            answer, note = None, f"answer kept from the template: the rewrite's answer does not name {unnamed!r}"
         return draft.model_copy(
             update={
                 "user_request": request or reply.text.strip() or "(empty reply)",
@@ -206,6 +209,17 @@ def _bare_answer(answer: str, draft: Task) -> bool:
         rest = rest.replace(str(value).casefold(), " ")
     words = [w for w in rest.replace("(", " ").replace(")", " ").split() if any(c.isalpha() for c in w)]
     return len(words) < 3
+
+
+def _unnamed_turn_value(answer: str, draft: Task) -> str | None:
+    """A value the user gave in a later turn (multi_turn) that the final answer does not name, or None."""
+    told = " ".join(t.content for t in draft.dialogue if t.role == "user").casefold()
+    for param, value in draft.user_values.items():
+        said = _said_as(param, value)
+        if said.casefold() in told and said.casefold() not in draft.user_request.casefold() \
+                and said.casefold() not in answer.casefold() and said.casefold() in draft.final_message.casefold():
+            return said
+    return None
 
 
 def _prompt(request: str, answer: str, user_values: str, answer_values: str, persona: str) -> str:

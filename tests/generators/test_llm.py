@@ -256,3 +256,25 @@ def test_a_copied_example_is_recognised() -> None:
     draft = template_task(_trace(), Answer(pointers=[AnswerPointer(step=1, pointer="/timezone")], value="Europe/Paris"))
     assert copied_example(draft.model_copy(update={"user_request": shown["request"]})) == shown["request"]
     assert copied_example(draft) is None
+
+
+def test_a_multi_turn_answer_must_name_the_value_the_user_gave_later() -> None:
+    """The rewrite's final answer replaces the template's only when it names the value the user
+    supplied in the dialogue ("The numeric code for a currency is 356" does not)."""
+    from generators._writer import _facts, _unnamed_turn_value
+    from schemas import DialogueTurn
+
+    trace = Trace(steps=[Step(toolset="b", tool="currency_info", arguments={"currency_code": "INR"},
+                              sources={"currency_code": ArgumentSource(origin="user", how="seed")},
+                              output={"currency_code": "INR", "numeric": "356"}, observation_id="o1")])
+    answer = Answer(pointers=[AnswerPointer(step=0, pointer="/numeric")], value="356")
+    draft = template_task(trace, answer, withheld="currency_code").model_copy(update={
+        "kind": "multi_turn",
+        "dialogue": [DialogueTurn(role="assistant", content="Which currency do you mean?"),
+                     DialogueTurn(role="user", content="The Indian Rupee, please.")]})
+    assert "Indian Rupee" in draft.final_message and "Indian Rupee" not in draft.user_request
+    assert _unnamed_turn_value("The numeric code for a currency is 356.", draft) == "Indian Rupee"
+    assert _unnamed_turn_value("The Indian rupee's numeric code is 356.", draft) is None
+    # A standard code reaches the writer by the name the draft uses.
+    single = template_task(trace, answer)
+    assert _facts(single, trace, None)[0] == "Indian Rupee"
