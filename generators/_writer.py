@@ -55,7 +55,8 @@ _KIND_RULE: dict[str, str] = {
     "multi_step": "The user only gives the starting values and describes what to look up from them; "
                   "keep that dependency.",
     "parallel": "The user asks both questions in one message; the answer gives both values.",
-    "multi_turn": "The request deliberately leaves one detail out; do not add it.",
+    "multi_turn": "The request deliberately leaves one detail out (LATER: the user gives it in a later "
+                  "message); do not add it to the request; the answer names it.",
     "error_recovery": "",
     "no_call": "Every number is in the request, no lookup is needed; the answer gives the result.",
 }
@@ -85,7 +86,7 @@ EXAMPLES: dict[str, tuple[str, str, str, str, str]] = {
     "multi_turn": (
         "What is the opening year for a museum?", "The opening year is 1793.", "(none yet)", "1793",
         json.dumps({"request": "Do you know what year a museum opened? I'll tell you which one.",
-                    "answer": "It opened in 1793."}),
+                    "answer": "The Louvre opened in 1793."}),
     ),
     "error_recovery": (
         "What is the melting point for metal tin, in degrees Celsius?",
@@ -164,10 +165,11 @@ class LLMWriter:
         persona = f"User: {rng.choice(PERSONAS)}; tone: {rng.choice(TONES)}."
         return [
             {"role": "system", "content": system},
-            {"role": "user", "content": _prompt(ex_request, ex_answer, ex_user, ex_values, "User: a student; tone: casual.")},
+            {"role": "user", "content": _prompt(ex_request, ex_answer, ex_user, ex_values, "User: a student; tone: casual.",
+                                                later="the Louvre" if draft.kind == "multi_turn" else None)},
             {"role": "assistant", "content": ex_reply},
             {"role": "user", "content": _prompt(draft.user_request, draft.final_message, user_values,
-                                                answer_values, persona)},
+                                                answer_values, persona, later=_later(draft))},
         ]
 
     async def rewrite(self, draft: Task, *, seed: int = 0, temperature: float | None = None,
@@ -211,21 +213,31 @@ def _bare_answer(answer: str, draft: Task) -> bool:
     return len(words) < 3
 
 
+def _told_later(draft: Task) -> list[str]:
+    """Values the user gives in a later turn (multi_turn), as the draft says them."""
+    told = " ".join(t.content for t in draft.dialogue if t.role == "user").casefold()
+    said = (_said_as(p, v) for p, v in draft.user_values.items())
+    return [s for s in said if s.casefold() in told and s.casefold() not in draft.user_request.casefold()]
+
+
+def _later(draft: Task) -> str | None:
+    return "; ".join(_told_later(draft)) or None if draft.kind == "multi_turn" else None
+
+
 def _unnamed_turn_value(answer: str, draft: Task) -> str | None:
     """A value the user gave in a later turn (multi_turn) that the final answer does not name, or None."""
-    told = " ".join(t.content for t in draft.dialogue if t.role == "user").casefold()
-    for param, value in draft.user_values.items():
-        said = _said_as(param, value)
-        if said.casefold() in told and said.casefold() not in draft.user_request.casefold() \
-                and said.casefold() not in answer.casefold() and said.casefold() in draft.final_message.casefold():
+    for said in _told_later(draft):
+        if said.casefold() not in answer.casefold() and said.casefold() in draft.final_message.casefold():
             return said
     return None
 
 
-def _prompt(request: str, answer: str, user_values: str, answer_values: str, persona: str) -> str:
+def _prompt(request: str, answer: str, user_values: str, answer_values: str, persona: str, *,
+            later: str | None = None) -> str:
     # The draft answer is left out: the draft request says what is asked, ANSWER gives the value (issue 18's
     # token budget: better data at most 1.5x the writer tokens per row).
-    return f"{persona}\nDraft: {request}\nUSER VALUES: {user_values}\nANSWER: {answer_values}"
+    told = f"\nLATER: {later}" if later else ""
+    return f"{persona}\nDraft: {request}\nUSER VALUES: {user_values}{told}\nANSWER: {answer_values}"
 
 
 def parse_rewrite(text: str) -> tuple[str | None, str | None, str | None]:
