@@ -5,7 +5,7 @@
 `generators.ReplyCache` every `ChatClient` uses. It stamps each recorded call
 with the run, hands it to the store's `CallWriter` (committed off the event
 loop, a batch per commit) when given one, counts the model replies earlier runs answered (the recorder
-counts tool calls), and under ``refresh`` reads nothing while still recording
+counts tool calls), and under ``refresh`` reads nothing an earlier run recorded while still recording
 every result, the newest replacing the old, so the run after a refresh reuses
 what it found.
 
@@ -37,15 +37,19 @@ class RunCaches:
         self.writer = writer
         #: Model replies that earlier runs answered.
         self.replies_reused = 0
+        #: Calls this run recorded: found again under ``refresh`` too (exploration's volatility
+        #: repeats, made ahead under replay's purpose, are not made a third time by replay).
+        self._own: set[str] = set()
 
     # generators.CallCache
     def get_call(self, key: str) -> dict[str, Any] | None:
-        if self.refresh:
+        if self.refresh and key not in self._own:
             return None
         pending = self.writer.get(key) if self.writer is not None else None
         return pending if pending is not None else self.store.get_call(key)
 
     def put_call(self, key: str, purpose: str, observation: dict[str, Any]) -> None:
+        self._own.add(key)
         if self.writer is not None:
             self.writer.put(key, purpose, observation, self.run_id)
         else:

@@ -8,8 +8,10 @@ written in ``LOG.delay`` (read per call, none if the file is absent), so a test
 can slow one run down without changing the server's command, which is part of
 every call's cache key. The tools chain: list_cities gives city
 names, city_info gives coordinates, forecast takes them; an unknown city is a
-real tool error (the material of error_recovery tasks). Arguments are checked
-in the tools, not by the schema, so a call with a typo is logged too.
+real tool error (the material of error_recovery tasks). Every call request is
+logged before the server looks at it, so one the server rejects (a typo, a
+required argument left out) is logged too: it was executed as far as the
+client can tell.
 """
 
 from __future__ import annotations
@@ -18,13 +20,22 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-server = MCPServer("atlas-fixture", version="1.0")
+
+class LoggingServer(MCPServer):
+    """Logs (and delays) every tools/call request before the server validates its arguments."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        await _executed(name, dict(arguments))
+        return await super().call_tool(name, arguments, context)
+
+
+server = LoggingServer("atlas-fixture", version="1.0")
 READ = ToolAnnotations(read_only_hint=True)
 
 CITIES: dict[str, list[tuple[str, float, float, int]]] = {
@@ -49,7 +60,6 @@ async def _executed(tool: str, arguments: dict[str, object]) -> None:
 @server.tool(annotations=READ)
 async def list_cities(country: Annotated[str, Field(examples=sorted(CITIES))]) -> dict[str, object]:
     """The largest cities of a country."""
-    await _executed("list_cities", {"country": country})
     if country not in CITIES:
         raise ValueError(f"unknown country {country!r}")
     return {"country": country, "cities": [{"city": name} for name, *_ in CITIES[country]]}
@@ -58,7 +68,6 @@ async def list_cities(country: Annotated[str, Field(examples=sorted(CITIES))]) -
 @server.tool(annotations=READ)
 async def city_info(city: str) -> dict[str, object]:
     """Coordinates and population of a city."""
-    await _executed("city_info", {"city": city})
     if city not in BY_NAME:
         raise ValueError(f"unknown city {city!r}")
     country, lat, lon, pop = BY_NAME[city]
@@ -68,7 +77,6 @@ async def city_info(city: str) -> dict[str, object]:
 @server.tool(annotations=READ)
 async def forecast(latitude: float, longitude: float) -> dict[str, object]:
     """Tomorrow's forecast at a place (a pure function of the coordinates)."""
-    await _executed("forecast", {"latitude": latitude, "longitude": longitude})
     temp = round(20 - abs(latitude) / 3 + (longitude % 7), 1)
     return {"temperature_c": temp, "summary": "rain" if int(abs(latitude * 10)) % 3 == 0 else "sun"}
 
