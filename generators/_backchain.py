@@ -76,7 +76,7 @@ def template_task(trace: Trace, answer: Answer, *, withheld: str | None = None,
     last = len(trace.steps) - 1
     pointer = answer.pointers[0].pointer
     meaning = phraser.field(trace.steps[last], pointer, answer.value)
-    item = list_item(phraser._schema(trace.steps[last]), pointer)
+    item = list_item(phraser._schema(trace.steps[last]), pointer, trace.steps[last].output)
     if item is not None and _names_item(meaning, item.noun):
         meaning = dataclasses.replace(meaning, noun=item.phrase().removeprefix("the "), count_of=None)
     elif item is not None:

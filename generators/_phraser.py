@@ -186,7 +186,7 @@ class Phraser:
         meaning = self.field(trace.steps[k], pointer)
         where = re.search(r"\bof (the [\w ]+)$", meaning.noun)
         subject = self.subject(trace, k, nested=True)
-        item = list_item(self._schema(trace.steps[k]), pointer)
+        item = list_item(self._schema(trace.steps[k]), pointer, trace.steps[k].output)
         if item is not None:
             return f"{item.phrase()} {subject}".strip()
         if where is None:
@@ -205,7 +205,7 @@ class Phraser:
         """What to find first, for every value a later call takes from step k:
         'the location and time zone of airport LAX', 'the busiest destination from JFK in January'."""
         schema = self._schema(trace.steps[k])
-        if len(pointers) == 1 or any(list_item(schema, p) is not None for p in pointers):
+        if len(pointers) == 1 or any(list_item(schema, p, trace.steps[k].output) is not None for p in pointers):
             refs = []
             for p in pointers:
                 words = self.field(trace.steps[k], p).noun.split()
@@ -236,7 +236,7 @@ class Phraser:
         """Step k's output value at ``pointer``, described instead of stated."""
         meaning = self.field(trace.steps[k], pointer)
         subject = self.subject(trace, k, nested=True)
-        item = list_item(self._schema(trace.steps[k]), pointer)
+        item = list_item(self._schema(trace.steps[k]), pointer, trace.steps[k].output)
         if item is not None:
             if _names_item(meaning, item.noun):
                 return f"{item.phrase()} {subject}".strip()
@@ -245,7 +245,7 @@ class Phraser:
 
     def deictic(self, trace: Trace, k: int, pointer: str) -> str:
         """How a later sentence points back at that value: 'that destination', 'that time zone'."""
-        item = list_item(self._schema(trace.steps[k]), pointer)
+        item = list_item(self._schema(trace.steps[k]), pointer, trace.steps[k].output)
         meaning = self.field(trace.steps[k], pointer)
         if item is not None and _names_item(meaning, item.noun):
             return f"that {item.noun}"

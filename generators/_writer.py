@@ -85,7 +85,7 @@ EXAMPLES: dict[str, tuple[str, str, str, str, str]] = {
     ),
     "multi_turn": (
         "What is the opening year for a museum?", "The opening year is 1793.", "(none yet)", "1793",
-        json.dumps({"request": "Do you know what year a museum opened? I'll tell you which one.",
+        json.dumps({"request": "Do you know what year the museum I'm visiting tomorrow opened?",
                     "answer": "The Louvre opened in 1793."}),
     ),
     "error_recovery": (

@@ -142,3 +142,19 @@ def test_slip_of(failed, fixed, slip) -> None:
     from generators._task_kinds import slip_of
 
     assert slip_of(failed, fixed) == slip
+
+
+def test_a_list_item_is_said_by_its_place_unless_the_list_held_only_it() -> None:
+    from generators._phrasing import list_item
+
+    schema = {"type": "object", "properties": {
+        "countries": {"type": "array",
+                      "items": {"type": "object", "properties": {"name": {"type": "string"}}}},
+        "destinations": {"type": "array", "description": "Destinations, busiest first.",
+                         "items": {"type": "object", "properties": {"dest": {"type": "string"}}}}}}
+    one = {"countries": [{"name": "Japan"}], "destinations": [{"dest": "ORD"}, {"dest": "SFO"}]}
+    two = {"countries": [{"name": "Bhutan"}, {"name": "India"}]}
+    assert list_item(schema, "/countries/0/name", one).phrase() == "the country"  # JPY: "the country", not "the first"
+    assert list_item(schema, "/countries/1/name", two).phrase() == "the second country"
+    assert list_item(schema, "/countries/0/name").phrase() == "the first country"  # no output: by place
+    assert list_item(schema, "/destinations/1/dest", one).phrase() == "the second-busiest destination"
