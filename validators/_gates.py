@@ -2,8 +2,9 @@
 
 Construction makes a task's answer right; these decide whether it is worth asking: not a
 constant or echoed field, an id or a flag, not the same field twice, no intermediate value
-given away, no call whose answer an earlier output already holds, no arithmetic the tools did not do, plain words, grounded names and numbers, a
-withheld value kept hidden, the unit and the direction kept, and an LLM rewrite that is not a copy.
+given away, no call whose answer an earlier output already holds, no arithmetic the tools did
+not do, plain words, grounded names and numbers, a withheld value kept hidden, the unit and the
+direction kept, every link of a chain named, and an LLM rewrite that is not a copy.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 import re
 
 from generators import Phraser, resolve_pointer
+from generators._meaning import coordinate_axis
+from generators._phrasing import list_item
+from generators._roles import _names_item
 from schemas import Example, normalise_text, numbers_in, unsupported_numbers, value_in_text
 
 from ._check_base import CheckContext, CheckResult, _aliases, _param_hint, _where
@@ -346,6 +350,60 @@ def check_direction_kept(example: Example, ctx: CheckContext) -> CheckResult:
                 return CheckResult(False, f"direction flipped: {_where(example, k)} takes {value!r} as its "
                                           f"{role.noun} ({param}), the request says {'to' if role.prep == 'from' else 'from'} "
                                           f"{value}")
+    return CheckResult(True)
+
+
+# Words that name no particular thing: a link said only with these is not named.
+_GENERIC_WORDS = frozenset({
+    "number", "name", "names", "code", "codes", "value", "values", "date", "time", "year", "info", "information",
+    "data", "result", "results", "first", "second", "third", "list", "item", "items", "details", "detail",
+    "find", "look", "lookup", "search", "count", "total", "english", "official", "with", "from", "that", "this",
+    "which", "what", "each", "some", "stats", "statistics", "tool", "query",
+})
+
+
+_PLACE_COMPANION = re.compile(r"(?i)time_?zone|\btz\b|_tz$|^tz_|zone")
+
+
+def _named_words(text: str) -> set[str]:
+    """Stems (first five letters) of the words of ``text`` that name something."""
+    words = re.findall(r"[a-z]{4,}", text.casefold().replace("_", " "))
+    return {w[:5] for w in words if w not in _GENERIC_WORDS}
+
+
+def check_link_named(example: Example, ctx: CheckContext) -> CheckResult:
+    """A request whose later call takes a value from an earlier output names what that value is
+    (the aircraft, the carrier, the holiday), in the words of the field, the parameter or the
+    tool: "What year was the first departure ...?" for an aircraft's build year drops the hop and
+    asks for another thing than the calls answer. The item of a list counts when the value
+    identifies it ("the busiest destination" names the airport code taken from it; "the first
+    departure" does not name its aircraft). A place's coordinates and time zone are
+    the place the request names, so they are not checked; neither is a unit taken from an output."""
+    steps = example.trace.steps
+    if len(steps) < 2:
+        return CheckResult(True)
+    said = {w[:5] for w in re.findall(r"[a-z]{4,}", example.task.user_text().casefold())}
+    phraser = Phraser(example.tools)
+    for k, step in enumerate(steps):
+        linked = [(p, s) for p, s in step.sources.items()
+                  if s.origin == "step" and s.step is not None and s.pointer is not None and s.how != "unit-of"]
+        placed = any(coordinate_axis(p) is not None for p in step.arguments)
+        for param, source in linked:
+            if source.step is None or source.pointer is None or source.step >= len(steps):
+                continue
+            if _PLACE_COMPANION.search(param) or (placed and coordinate_axis(param) is not None):
+                continue  # coordinates and a time zone say where: the place the request names is the link
+            source_step = steps[source.step]
+            meaning = phraser.field(source_step, source.pointer)
+            item = list_item(phraser._schema(source_step), source.pointer, source_step.output)
+            # the item stands for the value only when the value identifies it (a destination's code)
+            by_item = item.noun if item is not None and _names_item(meaning, item.noun) else ""
+            names = (_named_words(meaning.noun) | _named_words(phraser.param(step, param)[0].noun)
+                     | _named_words(step.tool) | _named_words(by_item))
+            if names and not names & said:
+                return CheckResult(False, f"link not named: {_where(example, k)} takes {param} from step "
+                                          f"{source.step + 1}'s {source.pointer}, and the request says nothing "
+                                          f"of it (no {'/'.join(sorted(names))}...)")
     return CheckResult(True)
 
 

@@ -47,7 +47,7 @@ def test_the_checks_tested_here_are_all_the_checks() -> None:
         "no_tool_names", "provenance", "record_schema", "replay", "writer",
         # issue 18: gates on what is asked and what is said
         "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden", "every_call_needed", "direction_kept",
-        "unit_kept", "no_call_arithmetic", "plain_words", "grounded", "not_copied", "withheld_hidden",
+        "link_named", "unit_kept", "no_call_arithmetic", "plain_words", "grounded", "not_copied", "withheld_hidden",
     }
 
 
@@ -511,6 +511,40 @@ def test_a_flipped_direction_is_rejected(request_text: str, passes: bool) -> Non
     assert result.passed is passes, result.reason
     if not passes:
         assert result.reason.startswith("direction flipped: step 1 (route_stats) takes 'EWR' as its origin (origin)")
+
+
+@pytest.mark.parametrize(("request_text", "passes"), [
+    ("What year was the aircraft of the first departure from EWR to LAX on July 4, 2013 built?", True),
+    ("What year was the plane with the first tail number leaving EWR for LAX on July 4, 2013 made?", True),
+    # the hop to the aircraft dropped: the year asked for is not the first departure's
+    ("What year was the first departure from EWR to LAX on July 4, 2013?", False),
+])
+def test_a_request_that_drops_a_link_of_its_chain_is_rejected(request_text: str, passes: bool) -> None:
+    flights = step("route_flights", {"origin": "EWR", "dest": "LAX", "date": "2013-07-04"},
+                   {p: ArgumentSource(origin="user", how="seed") for p in ("origin", "dest", "date")},
+                   {"departures": [{"tailnum": "N515UA", "hour": 6}, {"tailnum": "N595UA", "hour": 7}]})
+    aircraft = step("aircraft_info", {"tailnum": "N515UA"},
+                    {"tailnum": ArgumentSource(origin="step", how="pool", step=0, pointer="/departures/0/tailnum")},
+                    {"tailnum": "N515UA", "year": 1990})
+    ex = example(steps=[flights, aircraft], ans=answer(1990, (1, "/year"), kind="number"), request=request_text,
+                 final_message="It was built in 1990.", user_values={"origin": "EWR", "dest": "LAX", "date": "2013-07-04"})
+    result = run("link_named", ex)
+    assert result.passed is passes, result.reason
+    if not passes:
+        assert result.reason.startswith("link not named: step 2 (aircraft_info) takes tailnum from step 1's "
+                                        "/departures/0/tailnum")
+    # A place's coordinates and time zone are the place the request names: not a link to name.
+    airport = step("airport_info", {"faa": "EWR"}, {"faa": ArgumentSource(origin="user", how="seed")},
+                   {"latitude": 40.6925, "longitude": -74.168667, "timezone": "America/New_York"})
+    sun = step("sun_times", {"latitude": 40.6925, "longitude": -74.168667, "timezone": "America/New_York",
+                             "date": "2024-06-21"},
+               {**{p: ArgumentSource(origin="step", how="pool", step=0, pointer=f"/{p}")
+                   for p in ("latitude", "longitude", "timezone")}, "date": ArgumentSource(origin="user", how="seed")},
+               {"sunrise": "2024-06-21T05:26:06-04:00"})
+    placed = example(steps=[airport, sun], ans=answer("2024-06-21T05:26:06-04:00", (1, "/sunrise")),
+                     request="What time is sunrise at EWR on June 21, 2024?", final_message="Sunrise is at 5:26 a.m.",
+                     user_values={"faa": "EWR", "date": "2024-06-21"})
+    assert run("link_named", placed).passed
 
 
 def test_a_value_passed_on_in_another_unit_is_rejected() -> None:
