@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from schemas import Answer, Task, Tool, Trace, value_hint
 
 from ._answers import answer_candidates, choose_answer
-from ._phraser import Phraser
+from ._phraser import Phraser, _zone_of_the_place
 from ._phrasing import (
     join,
     label,
@@ -85,9 +85,10 @@ def template_task(trace: Trace, answer: Answer, *, withheld: str | None = None,
         if count_of and not re.search(r"\bit\b", meaning.noun):
             count_of = f"{count_of} for {item.phrase()}"
         meaning = dataclasses.replace(meaning, noun=noun, count_of=count_of)
-    sourced = [(s.step, s.pointer) for s in trace.steps[last].sources.values()
-               if s.origin == "step" and s.step is not None and s.pointer is not None]
-    sequential = last > 0 and rng.random() < 0.5
+    sourced = [(s.step, s.pointer) for p, s in trace.steps[last].sources.items()
+               if s.origin == "step" and s.step is not None and s.pointer is not None
+               and not _zone_of_the_place(trace, last, p)]  # an implied local time zone is not a step to say
+    sequential = last > 0 and bool(sourced) and rng.random() < 0.5
     if last == 0 or not sequential:
         subject = phraser.subject(trace, last, withheld=withheld)
         request = phraser.question(meaning, subject, rng)

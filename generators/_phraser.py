@@ -97,6 +97,8 @@ class Phraser:
             meaning, role = self.param(step, param)
             if source.origin == "user" and source.how == "schema-default" and param != withheld:
                 continue
+            if param != withheld and _zone_of_the_place(trace, k, param):
+                continue  # "sunrise at EWR", not "at EWR in the time zone of EWR": local time is implied
             pair = _pair_of(param, params)
             if pair is not None:
                 done |= {param, pair}
@@ -304,3 +306,31 @@ class Phraser:
             frames = [f"{capitalise(np)} is {shown}.", f"I found that {np} is {shown}."
                       if subject else f"The {noun} is {shown}.", f"The {noun} is {shown}."]
         return _tidy(rng.choice(frames))
+
+
+def _zone_of_the_place(trace: Trace, k: int, param: str) -> bool:
+    """Step k's time zone argument came from an output about the very place step k's coordinates
+    name (the airport the coordinates are of, or a time zone lookup at those coordinates)."""
+    if not {"timezone", "tz", "zone"} & set(words_of(param)):
+        return False
+    step = trace.steps[k]
+    source = step.sources.get(param)
+    if source is None or source.origin != "step" or source.step is None or source.step >= len(trace.steps):
+        return False
+    coords = [p for p in step.arguments if _pair_of(p, list(step.arguments)) is not None]
+    if len(coords) != 2:
+        return False
+    origin = trace.steps[source.step]
+    if all((s := step.sources.get(p)) is not None and s.origin == "step" and s.step == source.step for p in coords):
+        return True  # the coordinates and the zone came from one output
+    given = {v for v in (*origin.arguments.values(), *_leaf_values(origin.output))
+             if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return all(step.arguments[p] in given for p in coords)
+
+
+def _leaf_values(output: Any) -> list[Any]:
+    if isinstance(output, Mapping):
+        return [v for x in output.values() for v in _leaf_values(x)]
+    if isinstance(output, list):
+        return [v for x in output for v in _leaf_values(x)]
+    return [output]

@@ -409,8 +409,23 @@ def output_meaning(output_schema: Mapping[str, Any] | None, pointer: str, value:
     nodes = schema_at(output_schema, pointer)
     node = nodes[-1] if nodes else {}
     parent = nodes[-2] if len(nodes) >= 2 and not tokens[-2].isdigit() else {}
-    return meaning_of(key, str(node.get("description") or ""), value, node,
-                      parent_description=str(parent.get("description") or ""))
+    meaning = meaning_of(key, str(node.get("description") or ""), value, node,
+                         parent_description=str(parent.get("description") or ""))
+    span = words_of(key)
+    if len(span) == 2 and span[1] in _UNTIL and canonical_unit(span[0]) and output_schema:
+        # "days_until" beside "Date of the next public holiday": the days until that holiday
+        up = pointer.rsplit("/", 1)[0]
+        holder = (schema_at(output_schema, up) or [{}])[-1] if up else output_schema
+        siblings = holder.get("properties") if isinstance(holder, Mapping) else None
+        for sibling in (siblings or {}).values():
+            m = re.match(r"(?i)^date of (the .+?)[,.(]", str(sibling.get("description") or "") + ".")
+            if isinstance(sibling, Mapping) and m:
+                return Meaning(noun=f"number of {span[0]} {span[1]} {m.group(1)}", kind="number", unit=None,
+                               key=key, described=True)
+    return meaning
+
+
+_UNTIL = frozenset({"until", "till", "left", "remaining", "to"})
 
 
 @dataclass(frozen=True)

@@ -158,3 +158,14 @@ def test_a_list_item_is_said_by_its_place_unless_the_list_held_only_it() -> None
     assert list_item(schema, "/countries/1/name", two).phrase() == "the second country"
     assert list_item(schema, "/countries/0/name").phrase() == "the first country"  # no output: by place
     assert list_item(schema, "/destinations/1/dest", one).phrase() == "the second-busiest destination"
+
+
+def test_a_time_left_field_says_until_what() -> None:
+    from generators._phrasing import output_meaning
+
+    schema = {"type": "object", "properties": {
+        "date": {"type": "string", "description": "Date of the next public holiday, YYYY-MM-DD."},
+        "days_until": {"type": "integer", "description": "Days from `after` to `date`."}}}
+    assert output_meaning(schema, "/days_until", 110).noun == "number of days until the next public holiday"
+    assert output_meaning({"type": "object", "properties": {"days_until": {"type": "integer"}}},
+                          "/days_until", 110).noun == "days until"  # nothing says until what: the name
