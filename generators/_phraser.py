@@ -254,6 +254,10 @@ class Phraser:
         words = meaning.noun.split()
         if "latitude" in words or "longitude" in words:
             return "that place"
+        m = re.match(r"^(?:[\w-]+ )?(?:code|name|id|identifier|symbol) of (?:the |a |an )?(?:[\w-]+ )*?([\w-]+)$",
+                     meaning.noun)
+        if m:
+            return f"that {m.group(1)}"  # "the code of the main currency" is then "that currency", not "that code"
         return f"that {head_phrase(meaning.noun)}"
 
     # -- sentences ---------------------------------------------------------------------------------

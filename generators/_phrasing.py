@@ -316,6 +316,8 @@ def _count_noun(noun: str) -> str | None:
         return None  # "departures that never left": asked as "the number of ..."
     words = counted.split()
     for i, w in enumerate(words[1:], start=1):
+        if w == "from" and len(words) <= 6:
+            continue  # "departures from New York City airports": where they are counted is what they are
         if w in _PREPOSITIONS or (w.endswith("ed") and i == len(words) - 1):
             words = words[:i]
             break
