@@ -152,6 +152,10 @@ def _merge_of(noun: str, subject: str) -> str:
             return f"{noun[:m.start()]}{subject}"
     if re.search(r"\b(?:to|of|for|from) it\b", noun) and subject:
         return f"{noun} ({subject})"
+    m = re.match(r"^the ([\w-]+) name$", noun)
+    n = re.match(rf"^(?:for|of) ({re.escape(m.group(1))}\b.+)$", subject) if m else None
+    if n:
+        return f"the name of {n.group(1)}"  # "the airport name" + "for airport JFK" -> "the name of airport JFK"
     return f"{noun} {subject}".strip()
 
 

@@ -169,3 +169,14 @@ def test_a_time_left_field_says_until_what() -> None:
     assert output_meaning(schema, "/days_until", 110).noun == "number of days until the next public holiday"
     assert output_meaning({"type": "object", "properties": {"days_until": {"type": "integer"}}},
                           "/days_until", 110).noun == "days until"  # nothing says until what: the name
+
+
+@pytest.mark.parametrize(("noun", "subject", "merged"), [
+    ("the airport name", "for airport JFK", "the name of airport JFK"),
+    ("the time zone of the airport", "of airport JFK", "the time zone of airport JFK"),
+    ("the official name", "for Brazil", "the official name for Brazil"),
+])
+def test_a_noun_and_its_subject_read_as_one_phrase(noun: str, subject: str, merged: str) -> None:
+    from generators._roles import _merge_of
+
+    assert _merge_of(noun, subject) == merged
