@@ -34,11 +34,10 @@ from ._phraser import Phraser, _zone_of_the_place
 from ._phrasing import (
     join,
     label,
-    list_item,
     ordinal,
     words_of,
 )
-from ._roles import _names_item, _tidy, item_noun
+from ._roles import _names_item, _tidy, item_noun, list_item
 from ._trace_values import FieldStats, render_value, resolve_pointer, user_values
 
 __all__ = [

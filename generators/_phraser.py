@@ -15,7 +15,6 @@ from ._phrasing import (
     capitalise,
     head_phrase,
     join,
-    list_item,
     meaning_of,
     output_meaning,
     time_of_day_text,
@@ -33,6 +32,7 @@ from ._roles import (
     _tidy,
     _unit_partner,
     item_noun,
+    list_item,
     role_of,
 )
 from ._trace_values import resolve_pointer

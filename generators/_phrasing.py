@@ -430,45 +430,6 @@ def output_meaning(output_schema: Mapping[str, Any] | None, pointer: str, value:
 _UNTIL = frozenset({"until", "till", "left", "remaining", "to"})
 
 
-@dataclass(frozen=True)
-class ListItem:
-    """Where a pointer enters a list: the list's noun, the item's index, an order word."""
-
-    noun: str  # the item, singular: "destination"
-    index: int
-    superlative: str | None  # "busiest" when the list is "busiest first"
-    sole: bool = False  # the recorded list held this one item: no order word ("the country", not "the first")
-
-    def phrase(self) -> str:
-        """'the fourth-busiest destination', 'the first departure', 'the busiest carrier'."""
-        if self.sole:
-            return f"the {self.noun}"
-        if self.superlative:
-            rank = "" if self.index == 0 else ordinal(self.index) + "-"
-            return f"the {rank}{self.superlative} {self.noun}"
-        return f"the {ordinal(self.index)} {self.noun}"
-
-
-def list_item(output_schema: Mapping[str, Any] | None, pointer: str, output: Any = None) -> ListItem | None:
-    """The innermost list a pointer goes through, described for a reader; given the recorded
-    ``output``, a list that held one item is said without an order word."""
-    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.split("/")[1:]]
-    nodes = schema_at(output_schema, pointer)
-    for i in range(len(tokens) - 1, 0, -1):
-        if tokens[i].isdigit() and not tokens[i - 1].isdigit():
-            desc = str((nodes[i - 1] if i - 1 < len(nodes) else {}).get("description") or "")
-            noun = _shape_noun(_clean_description(desc), 4, cut=True) if desc else None
-            noun = singular(noun or _noun_from_key(tokens[i - 1])[0])
-            m = re.search(r"\b(\w+est)\s+first\b", desc, flags=re.I)
-            items: Any = output
-            for t in tokens[:i]:
-                items = items[int(t)] if isinstance(items, list) and t.isdigit() and int(t) < len(items) else (
-                    items.get(t) if isinstance(items, dict) else None)
-            sole = isinstance(items, list) and len(items) == 1
-            return ListItem(noun, int(tokens[i]), m.group(1).lower() if m else None, sole)
-    return None
-
-
 # --- values ------------------------------------------------------------------------------------
 
 def number_text(value: float | int, *, group: bool = True) -> str:

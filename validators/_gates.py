@@ -13,8 +13,7 @@ import re
 
 from generators import Phraser, resolve_pointer
 from generators._meaning import coordinate_axis
-from generators._phrasing import list_item
-from generators._roles import _names_item
+from generators._roles import _names_item, list_item
 from schemas import Example, normalise_text, numbers_in, unsupported_numbers, value_in_text
 
 from ._check_base import CheckContext, CheckResult, _aliases, _param_hint, _where

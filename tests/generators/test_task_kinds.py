@@ -145,7 +145,7 @@ def test_slip_of(failed, fixed, slip) -> None:
 
 
 def test_a_list_item_is_said_by_its_place_unless_the_list_held_only_it() -> None:
-    from generators._phrasing import list_item
+    from generators._roles import list_item
 
     schema = {"type": "object", "properties": {
         "countries": {"type": "array",
