@@ -1,4 +1,5 @@
-"""How a parameter enters a sentence (its role: 'on {date}', 'from {code}') and the small text helpers the writers share."""
+"""How a parameter enters a sentence (its role: 'on {date}', 'from {code}'), where a value sits in a list
+('the busiest destination'), and the small text helpers the writers share."""
 
 from __future__ import annotations
 
