@@ -145,9 +145,10 @@ def _reason_key(reason: str) -> str:
     """Group rejection reasons by the failing leaf and the shape of the message, not its values."""
     head, _, detail = reason.partition(": ")
     detail = re.sub(r"^step \d+ \([^)]*\): ", "", detail)
-    detail = re.sub(r"=('[^']*'|\"[^\"]*\"|\S+)", "", detail)
-    detail = re.sub(r"'[^']*'|\"[^\"]*\"|\S*\d\S*", "", detail)
-    detail = re.sub(r"\s+", " ", detail).strip()[:70]
+    detail = re.sub(r"=('[^']*'|\"[^\"]*\"|\S+)", "=…", detail)
+    detail = re.sub(r"'[^']*'|\"[^\"]*\"|[^\s(),]*\d[^\s(),]*", "…", detail)  # a value: "…", so it still reads
+    detail = re.sub(r"\s+", " ", detail).strip()
+    detail = detail if len(detail) <= 90 else detail[:89].rstrip() + "…"
     return f"{head}: {detail}" if detail else head
 
 

@@ -63,3 +63,16 @@ def test_run_pipeline_without_the_flow_creates_no_artifact(tmp_path: Path, prefe
     config = RunConfig(dataset="plain", no_model=True, examples=2, max_calls=16, dedup_threshold=0)
     asyncio.run(run_pipeline(config, tmp_path / "b.duckdb", Reporter(quiet=True)))
     assert asyncio.run(_artifacts_keyed("backchain-plain-counts")) == []
+
+
+def test_rejection_reasons_group_by_shape_and_still_read() -> None:
+    from flows._generate import _reason_key
+
+    a = _reason_key("withheld_hidden: withheld value given: the request already states 'INR', which the user "
+                    "supplies only later")
+    b = _reason_key("withheld_hidden: withheld value given: the request already states 'JFK', which the user "
+                    "supplies only later")
+    assert a == b == ("withheld_hidden: withheld value given: the request already states …, which the user "
+                      "supplies only later")
+    assert _reason_key("answer_matches_request: judge score 0.41 below 0.6") == \
+        "answer_matches_request: judge score … below …"
