@@ -34,6 +34,7 @@ from ._roles import (
     item_noun,
     list_item,
     role_of,
+    span_meaning,
 )
 from ._trace_values import resolve_pointer
 
@@ -57,6 +58,9 @@ class Phraser:
                 value = resolve_pointer(step.output, pointer)
             except KeyError:
                 value = None
+        spanned = span_meaning(step.output, pointer, value)
+        if spanned is not None:
+            return spanned
         meaning = output_meaning(tool.output_schema if tool else None, pointer, value)
         if meaning.unit is None and pointer.endswith("/value"):
             # a value recorded beside its unit ({"value": 762, "unit": "mile"}) keeps it

@@ -236,6 +236,8 @@ def list_item(output_schema: Mapping[str, Any] | None, pointer: str, output: Any
             noun = _shape_noun(_clean_description(desc), 4, cut=True) if desc else None
             noun = singular(noun or _noun_from_key(tokens[i - 1])[0])
             m = re.search(r"\b(\w+est)\s+first\b", desc, flags=re.I)
+            if tokens[i - 1] == "spans" and i == 1 and isinstance(output, Mapping) and "text" in output:
+                return None  # a value found in a text (generators.views): said by what it is, not its place
             items: Any = output
             for t in tokens[:i]:
                 items = items[int(t)] if isinstance(items, list) and t.isdigit() and int(t) < len(items) else (
@@ -243,3 +245,46 @@ def list_item(output_schema: Mapping[str, Any] | None, pointer: str, output: Any
             sole = isinstance(items, list) and len(items) == 1
             return ListItem(noun, int(tokens[i]), m.group(1).lower() if m else None, sole)
     return None
+
+
+# What a value found in free text is, by the kind its scanner gave it (generators/views/_spans.py).
+_SPAN_NOUNS = {"hash": "hash", "id": "ID", "uuid": "ID", "date": "date", "datetime": "time", "time": "time",
+               "number": "number", "money": "amount", "path": "file", "url": "link", "email": "email address",
+               "ip": "IP address", "version": "version", "code": "code", "slug": "name", "quoted": "name"}
+_NOT_NAMES = frozenset({"the", "a", "an", "and", "or", "of", "on", "in", "at", "to", "from", "by", "for", "with",
+                        "as", "is", "was", "were", "are", "be", "been", "it", "its", "this", "that", "into",
+                        "within", "without", "about", "over", "under", "after", "before", "than", "around", "nearly",
+                        "only", "just", "all", "per", "each", "every", "some", "up", "down", "out", "off", "via",
+                        "across", "between", "during", "since", "until", "has", "have", "had", "will", "can",
+                        "not", "but", "also", "then", "there", "here", "which", "who", "when", "where"})
+
+
+def span_meaning(output: Any, pointer: str, value: Any = None) -> Meaning | None:
+    """The meaning of a value found in a text output (``/spans/N/value``): its kind, named by the
+    word before it ("commit 9f86d0818" is a commit hash, "Order ord-1001" an order ID) or, for a
+    number, by the word after it ("touched 3 files": the number of files)."""
+    m = re.fullmatch(r"/spans/(\d+)/value", pointer)
+    if m is None or not isinstance(output, Mapping) or not isinstance(output.get("text"), str):
+        return None
+    spans = output.get("spans")
+    if not isinstance(spans, list) or int(m.group(1)) >= len(spans) or not isinstance(spans[int(m.group(1))], Mapping):
+        return None
+    span, text = spans[int(m.group(1))], output["text"]
+    kind = str(span.get("kind") or "")
+    start, end = span.get("start"), span.get("end")
+    if not isinstance(start, int) or not isinstance(end, int):
+        return None
+    before = re.findall(r"[A-Za-z][A-Za-z-]+", text[max(0, start - 40):start])
+    after = re.match(r"\s+([a-z][a-z-]+)", text[end:end + 40])
+    noun = _SPAN_NOUNS.get(kind, "value")
+    if kind == "number" and span.get("unit") is None and after and after.group(1).endswith("s") \
+            and after.group(1) not in _NOT_NAMES:
+        return Meaning(noun=f"number of {after.group(1)}", kind="count", unit=None, count_of=after.group(1),
+                       key="value", described=True)
+    word = before[-1].lower() if before else ""
+    if word and word not in _NOT_NAMES and len(word) >= 3 and not word.endswith(("ed", "ing")):
+        noun = f"{word} {noun}"
+    unit = str(span["unit"]) if span.get("unit") is not None else None
+    # "text", not "date": "What is the date for order ID ord-1001?" reads; date frames want a named event
+    return Meaning(noun=noun, kind="number" if kind in ("number", "money") else "text",
+                   unit=unit, key="value", described=True)

@@ -180,3 +180,16 @@ def test_a_noun_and_its_subject_read_as_one_phrase(noun: str, subject: str, merg
     from generators._roles import _merge_of
 
     assert _merge_of(noun, subject) == merged
+
+
+def test_a_value_found_in_text_is_said_by_what_it_is() -> None:
+    from generators._roles import list_item, span_meaning
+    from generators.views import derive_view
+
+    text = "Order ord-1001 was built from commit 9f86d0818 on 2024-03-01 and touched 3 files."
+    view = derive_view(text).value
+    nouns = {span["text"]: span_meaning(view, f"/spans/{i}/value").noun for i, span in enumerate(view["spans"])}
+    assert nouns == {"ord-1001": "order ID", "9f86d0818": "commit hash", "2024-03-01": "date",
+                     "3": "number of files"}
+    assert list_item(None, "/spans/1/value", view) is None  # not "the second span"
+    assert span_meaning({"rows": []}, "/rows/0/value") is None
