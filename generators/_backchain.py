@@ -37,7 +37,7 @@ from ._phrasing import (
     ordinal,
     words_of,
 )
-from ._roles import _names_item, _tidy, item_noun, list_item
+from ._roles import _names_item, _tidy, item_noun
 from ._trace_values import FieldStats, render_value, resolve_pointer, user_values
 
 __all__ = [
@@ -75,7 +75,7 @@ def template_task(trace: Trace, answer: Answer, *, withheld: str | None = None,
     last = len(trace.steps) - 1
     pointer = answer.pointers[0].pointer
     meaning = phraser.field(trace.steps[last], pointer, answer.value)
-    item = list_item(phraser._schema(trace.steps[last]), pointer, trace.steps[last].output)
+    item = phraser.item(trace.steps[last], pointer)
     if item is not None and _names_item(meaning, item.noun):
         meaning = dataclasses.replace(meaning, noun=item.phrase().removeprefix("the "), count_of=None)
     elif item is not None:

@@ -95,6 +95,12 @@ _LAT = frozenset({"lat", "latitude"})
 _LON = frozenset({"lon", "lng", "long", "longitude"})
 
 
+def is_zone_param(name: str) -> bool:
+    """``timezone``, ``source_tz``, ``target_time_zone``: a time zone, which says where as a place does."""
+    words = name_words(name)
+    return bool({"timezone", "tz", "zone"} & set(words))
+
+
 def coordinate_axis(name: str) -> tuple[str, str] | None:
     """('to', 'lat') for ``to_latitude``; None for a name that is no coordinate."""
     words = name_words(name)

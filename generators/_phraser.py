@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas import ArgumentSource, Step, Tool, Trace
 
+from ._meaning import is_zone_param
 from ._phrasing import (
     Meaning,
     article,
@@ -22,7 +23,9 @@ from ._phrasing import (
     value_text,
     words_of,
 )
+from ._pool import iter_scalars
 from ._roles import (
+    ListItem,
     Role,
     _comma,
     _merge_of,
@@ -58,7 +61,7 @@ class Phraser:
                 value = resolve_pointer(step.output, pointer)
             except KeyError:
                 value = None
-        spanned = span_meaning(step.output, pointer, value)
+        spanned = span_meaning(step.output, pointer)
         if spanned is not None:
             return spanned
         meaning = output_meaning(tool.output_schema if tool else None, pointer, value)
@@ -192,7 +195,7 @@ class Phraser:
         meaning = self.field(trace.steps[k], pointer)
         where = re.search(r"\bof (the [\w ]+)$", meaning.noun)
         subject = self.subject(trace, k, nested=True)
-        item = list_item(self._schema(trace.steps[k]), pointer, trace.steps[k].output)
+        item = self.item(trace.steps[k], pointer)
         if item is not None:
             return f"{item.phrase()} {subject}".strip()
         if where is None:
@@ -210,8 +213,7 @@ class Phraser:
     def intro(self, trace: Trace, k: int, pointers: Sequence[str]) -> str:
         """What to find first, for every value a later call takes from step k:
         'the location and time zone of airport LAX', 'the busiest destination from JFK in January'."""
-        schema = self._schema(trace.steps[k])
-        if len(pointers) == 1 or any(list_item(schema, p, trace.steps[k].output) is not None for p in pointers):
+        if len(pointers) == 1 or any(self.item(trace.steps[k], p) is not None for p in pointers):
             refs = []
             for p in pointers:
                 words = self.field(trace.steps[k], p).noun.split()
@@ -238,11 +240,15 @@ class Phraser:
         tool = self.tool(step)
         return tool.output_schema if tool else None
 
+    def item(self, step: Step, pointer: str) -> ListItem | None:
+        """Where ``pointer`` enters a list of the step's output, read from its schema and recorded output."""
+        return list_item(self._schema(step), pointer, step.output)
+
     def reference(self, trace: Trace, k: int, pointer: str) -> str:
         """Step k's output value at ``pointer``, described instead of stated."""
         meaning = self.field(trace.steps[k], pointer)
         subject = self.subject(trace, k, nested=True)
-        item = list_item(self._schema(trace.steps[k]), pointer, trace.steps[k].output)
+        item = self.item(trace.steps[k], pointer)
         if item is not None:
             if _names_item(meaning, item.noun):
                 return f"{item.phrase()} {subject}".strip()
@@ -251,7 +257,7 @@ class Phraser:
 
     def deictic(self, trace: Trace, k: int, pointer: str) -> str:
         """How a later sentence points back at that value: 'that destination', 'that time zone'."""
-        item = list_item(self._schema(trace.steps[k]), pointer, trace.steps[k].output)
+        item = self.item(trace.steps[k], pointer)
         meaning = self.field(trace.steps[k], pointer)
         if item is not None and _names_item(meaning, item.noun):
             return f"that {item.noun}"
@@ -319,7 +325,7 @@ class Phraser:
 def _zone_of_the_place(trace: Trace, k: int, param: str) -> bool:
     """Step k's time zone argument came from an output about the very place step k's coordinates
     name (the airport the coordinates are of, or a time zone lookup at those coordinates)."""
-    if not {"timezone", "tz", "zone"} & set(words_of(param)):
+    if not is_zone_param(param):
         return False
     step = trace.steps[k]
     source = step.sources.get(param)
@@ -331,14 +337,6 @@ def _zone_of_the_place(trace: Trace, k: int, param: str) -> bool:
     origin = trace.steps[source.step]
     if all((s := step.sources.get(p)) is not None and s.origin == "step" and s.step == source.step for p in coords):
         return True  # the coordinates and the zone came from one output
-    given = {v for v in (*origin.arguments.values(), *_leaf_values(origin.output))
+    given = {v for v in (*origin.arguments.values(), *(v for _, _, v in iter_scalars(origin.output)))
              if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return all(step.arguments[p] in given for p in coords)
-
-
-def _leaf_values(output: Any) -> list[Any]:
-    if isinstance(output, Mapping):
-        return [v for x in output.values() for v in _leaf_values(x)]
-    if isinstance(output, list):
-        return [v for x in output for v in _leaf_values(x)]
-    return [output]

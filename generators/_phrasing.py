@@ -420,8 +420,9 @@ def output_meaning(output_schema: Mapping[str, Any] | None, pointer: str, value:
         holder = (schema_at(output_schema, up) or [{}])[-1] if up else output_schema
         siblings = holder.get("properties") if isinstance(holder, Mapping) else None
         for sibling in (siblings or {}).values():
-            m = re.match(r"(?i)^date of (the .+?)[,.(]", str(sibling.get("description") or "") + ".")
-            if isinstance(sibling, Mapping) and m:
+            described = str(sibling.get("description") or "") if isinstance(sibling, Mapping) else ""
+            m = re.match(r"(?i)^date of (the .+?)[,.(]", described + ".")
+            if m:
                 return Meaning(noun=f"number of {span[0]} {span[1]} {m.group(1)}", kind="number", unit=None,
                                key=key, described=True)
     return meaning

@@ -22,6 +22,7 @@ from ._phrasing import (
     singular,
     words_of,
 )
+from ._trace_values import resolve_pointer
 
 
 @dataclass(frozen=True)
@@ -232,16 +233,16 @@ def list_item(output_schema: Mapping[str, Any] | None, pointer: str, output: Any
     nodes = schema_at(output_schema, pointer)
     for i in range(len(tokens) - 1, 0, -1):
         if tokens[i].isdigit() and not tokens[i - 1].isdigit():
+            if tokens[i - 1] == "spans" and i == 1 and isinstance(output, Mapping) and "text" in output:
+                return None  # a value found in a text (generators.views): said by what it is, not its place
             desc = str((nodes[i - 1] if i - 1 < len(nodes) else {}).get("description") or "")
             noun = _shape_noun(_clean_description(desc), 4, cut=True) if desc else None
             noun = singular(noun or _noun_from_key(tokens[i - 1])[0])
             m = re.search(r"\b(\w+est)\s+first\b", desc, flags=re.I)
-            if tokens[i - 1] == "spans" and i == 1 and isinstance(output, Mapping) and "text" in output:
-                return None  # a value found in a text (generators.views): said by what it is, not its place
-            items: Any = output
-            for t in tokens[:i]:
-                items = items[int(t)] if isinstance(items, list) and t.isdigit() and int(t) < len(items) else (
-                    items.get(t) if isinstance(items, dict) else None)
+            try:
+                items = resolve_pointer(output, pointer.rsplit("/", len(tokens) - i)[0])
+            except KeyError:
+                items = None
             sole = isinstance(items, list) and len(items) == 1
             return ListItem(noun, int(tokens[i]), m.group(1).lower() if m else None, sole)
     return None
@@ -259,7 +260,7 @@ _NOT_NAMES = frozenset({"the", "a", "an", "and", "or", "of", "on", "in", "at", "
                         "not", "but", "also", "then", "there", "here", "which", "who", "when", "where"})
 
 
-def span_meaning(output: Any, pointer: str, value: Any = None) -> Meaning | None:
+def span_meaning(output: Any, pointer: str) -> Meaning | None:
     """The meaning of a value found in a text output (``/spans/N/value``): its kind, named by the
     word before it ("commit 9f86d0818" is a commit hash, "Order ord-1001" an order ID) or, for a
     number, by the word after it ("touched 3 files": the number of files)."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 
 from generators import Phraser, resolve_pointer
-from generators._meaning import coordinate_axis
-from generators._roles import _names_item, list_item
+from generators._meaning import coordinate_axis, is_zone_param
+from generators._roles import _names_item
 from schemas import Example, normalise_text, numbers_in, unsupported_numbers, value_in_text
 
 from ._check_base import CheckContext, CheckResult, _aliases, _param_hint, _where
@@ -361,9 +361,6 @@ _GENERIC_WORDS = frozenset({
 })
 
 
-_PLACE_COMPANION = re.compile(r"(?i)time_?zone|\btz\b|_tz$|^tz_|zone")
-
-
 def _named_words(text: str) -> set[str]:
     """Stems (first five letters) of the words of ``text`` that name something."""
     words = re.findall(r"[a-z]{4,}", text.casefold().replace("_", " "))
@@ -389,12 +386,12 @@ def check_link_named(example: Example, ctx: CheckContext) -> CheckResult:
         placed = any(coordinate_axis(p) is not None for p in step.arguments)
         for param, source in linked:
             if source.step is None or source.pointer is None or source.step >= len(steps):
-                continue
-            if _PLACE_COMPANION.search(param) or (placed and coordinate_axis(param) is not None):
+                continue  # (the filter above says so; mypy does not carry it)
+            if is_zone_param(param) or (placed and coordinate_axis(param) is not None):
                 continue  # coordinates and a time zone say where: the place the request names is the link
             source_step = steps[source.step]
             meaning = phraser.field(source_step, source.pointer)
-            item = list_item(phraser._schema(source_step), source.pointer, source_step.output)
+            item = phraser.item(source_step, source.pointer)
             # the item stands for the value only when the value identifies it (a destination's code)
             by_item = item.noun if item is not None and _names_item(meaning, item.noun) else ""
             names = (_named_words(meaning.noun) | _named_words(phraser.param(step, param)[0].noun)
