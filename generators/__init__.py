@@ -41,6 +41,7 @@ from ._local_model import LocalModelServer, bundled_gguf
 from ._mcp import MCPHTTPToolset, MCPToolset
 from ._openapi import OpenAPIToolset
 from ._outputs import raw_output, view_as, viewed_outcome
+from ._phrasing import is_clock_hour
 from ._propose import ValueProposer
 from ._python import PythonToolset
 from ._retry import RetriesExhausted, RetryPolicy
@@ -109,6 +110,7 @@ __all__ = [
     "classify_http",
     "classify_mcp",
     "field_of",
+    "is_clock_hour",
     "is_probe",
     "iter_leaves",
     "normalise_arguments",

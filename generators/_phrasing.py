@@ -501,13 +501,19 @@ def with_unit(number: str, unit: str | None) -> str:
     return f"{number} {shown}"
 
 
+def is_clock_hour(meaning: Meaning | None) -> bool:
+    """A field that holds an hour of the day ('hour', 'dep_hour': 14 is "2 p.m."), not a number of hours."""
+    return meaning is not None and meaning.kind == "number" and meaning.unit is None \
+        and words_of(meaning.key)[-1:] == ["hour"]
+
+
 def value_text(value: Any, meaning: Meaning | None = None, *, hint: str | None = None) -> str:
     """A value as a person writes it (the answer checker reads every form this writes)."""
     kind = meaning.kind if meaning else None
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (int, float)):
-        if hint == "hour" and isinstance(value, int) and 0 <= value <= 23:
+        if (hint == "hour" or is_clock_hour(meaning)) and isinstance(value, int) and 0 <= value <= 23:
             return clock_text(value)
         if hint == "month" and isinstance(value, int) and 1 <= value <= 12:
             return _MONTH_NAMES[value - 1]

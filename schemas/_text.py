@@ -524,6 +524,7 @@ def values_equal(expected: Any, got: Any, normaliser: Normaliser) -> bool:
 
 def answer_in_text(
     answer: Answer, text: str, *, aliases: Mapping[str, set[str]] | None = None, unit: str | None = None,
+    hint: str | None = None,
 ) -> bool:
     """The answer checker for free text: does a model's reply state the recorded answer?
 
@@ -541,6 +542,8 @@ def answer_in_text(
         return any(_same_when(value, c) for c in candidates)
     if kind == "number" and isinstance(value, (int, float)) and not isinstance(value, bool):
         target = float(value)
+        if hint == "hour" and value_in_text(value, text, hint=hint):
+            return True  # an hour of the day 14 said as "2 p.m."
         return any(_number_matches(target, n, unit=unit, rounding="stated", tolerance=answer.normaliser.tolerance)
                    for n in numbers_in(text))
     if kind == "exact" and isinstance(value, str):

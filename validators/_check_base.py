@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from generators import FieldStats, Phraser
+from generators import FieldStats, Phraser, is_clock_hour
 from schemas import Example, Step, code_name_aliases, standard_code_aliases, value_hint
 
 from ._replay import ReplayReport
@@ -62,12 +62,14 @@ def _aliases(example: Example) -> dict[str, set[str]]:
     return aliases
 
 
-def _answer_unit(example: Example, k: int, pointer: str) -> str | None:
-    """The unit the answer was recorded in (from the output's schema, its field name or a sibling unit)."""
+def _answer_unit(example: Example, k: int, pointer: str) -> tuple[str | None, str | None]:
+    """The unit the answer was recorded in (from the output's schema, its field name or a sibling unit),
+    and its hint: 'hour' for an hour of the day, which a person says as "2 p.m."."""
     steps = example.trace.steps
     if not 0 <= k < len(steps):
-        return None
+        return None, None
     try:
-        return Phraser(example.tools).field(steps[k], pointer).unit
+        meaning = Phraser(example.tools).field(steps[k], pointer)
     except (KeyError, ValueError, IndexError):
-        return None
+        return None, None
+    return meaning.unit, "hour" if is_clock_hour(meaning) else None

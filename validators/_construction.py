@@ -241,8 +241,8 @@ def check_answer_stated(example: Example, ctx: CheckContext) -> CheckResult:
     aliases = _aliases(example)
     for ptr, value in zip(answer.pointers, answer.values()):
         single = Answer(pointers=[ptr], value=value, normaliser=answer.normaliser)
-        unit = _answer_unit(example, ptr.step, ptr.pointer)
-        if not answer_in_text(single, final, aliases=aliases, unit=unit):
+        unit, hint = _answer_unit(example, ptr.step, ptr.pointer)
+        if not answer_in_text(single, final, aliases=aliases, unit=unit, hint=hint):
             return CheckResult(False, f"the final message does not state the answer {value!r}")
     return CheckResult(True)
 

@@ -325,6 +325,17 @@ def test_answer_stated_needs_every_value_of_a_parallel_answer() -> None:
         "the final message does not state the answer 'Europe/Paris'")
 
 
+def test_an_hour_of_the_day_is_stated_as_a_time() -> None:
+    """An output's hour field 14 is "2 p.m." in a reply; 14 of anything else is not."""
+    flights = step("route_flights", {"dest": "LAX"}, {"dest": ArgumentSource(origin="user", how="seed")},
+                   {"departures": [{"hour": 14, "seats": 14}]})
+    for pointer, passes in (("/departures/0/hour", True), ("/departures/0/seats", False)):
+        ex = example(steps=[flights], ans=answer(14, (0, pointer), kind="number"),
+                     request="When does the first departure to LAX leave?", final_message="It leaves at 2 p.m.",
+                     user_values={"dest": "LAX"})
+        assert run("answer_stated", ex).passed is passes, pointer
+
+
 def test_answer_stated_for_a_no_call_task_needs_a_reply() -> None:
     def no_call(final: str) -> Example:
         ex = example(kind="no_call", steps=[])
