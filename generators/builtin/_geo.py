@@ -29,7 +29,6 @@ from generators.builtin._models import (
     Longitude,
     Quantity,
     SunTimesResult,
-    Timezone,
     TimezoneResult,
     ToolSpec,
     fail,
@@ -97,9 +96,17 @@ def sun_times(
         Date,
         Field(description="Local calendar date (YYYY-MM-DD).", examples=["2024-06-21", "2024-12-21", "2013-07-04"]),
     ],
-    timezone: Timezone,
+    timezone: Annotated[
+        str | None,
+        Field(description="IANA timezone name for the times returned (e.g. 'Europe/Paris'); "
+              "default: the local time zone at the coordinates.", examples=["Europe/Paris", "Asia/Tokyo"]),
+    ] = None,
 ) -> SunTimesResult:
-    """astral at sea level; each event separately so a missing dusk does not hide a sunrise."""
+    """astral at sea level; each event separately so a missing dusk does not hide a sunrise.
+
+    Times are local to the place unless a time zone is asked for, as a person expects of "sunrise in Paris"."""
+    if timezone is None:
+        timezone = timezone_at(latitude, longitude).timezone
     tz = zone(timezone)
     observer = Observer(latitude=latitude, longitude=longitude, elevation=0.0)
     dawn = _event(astral_sun.dawn, observer, date, tz)
@@ -226,7 +233,7 @@ TOOLS = [
         sun_times,
         "Sunrise and sunset",
         "Compute dawn, sunrise, solar noon, sunset, dusk and day length at a place on a date, "
-        "in a given timezone.",
+        "in local time (or a given timezone).",
     ),
     ToolSpec(
         distance_between,

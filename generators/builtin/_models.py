@@ -27,7 +27,7 @@ Latitude = Annotated[
         description="Latitude in decimal degrees, north positive (-90 to 90).",
         ge=-90,
         le=90,
-        examples=[48.856697, 40.639751, 35.682839],
+        examples=[48.8567, 40.6398, 35.6828],
     ),
 ]
 Longitude = Annotated[
@@ -36,16 +36,7 @@ Longitude = Annotated[
         description="Longitude in decimal degrees, east positive (-180 to 180).",
         ge=-180,
         le=180,
-        examples=[2.351462, -73.778925, 139.759455],
-    ),
-]
-Timezone = Annotated[
-    str,
-    Field(
-        description="IANA timezone name, exactly as in the tz database (e.g. 'Europe/Paris').",
-        min_length=3,
-        max_length=64,
-        examples=["Europe/Paris", "America/New_York", "Asia/Tokyo"],
+        examples=[2.3515, -73.7789, 139.7595],
     ),
 ]
 CountryCode = Annotated[
