@@ -55,8 +55,8 @@ _KIND_RULE: dict[str, str] = {
     "multi_step": "The user only gives the starting values and describes what to look up from them; "
                   "keep that dependency.",
     "parallel": "The user asks both questions in one message; the answer gives both values.",
-    "multi_turn": "The request deliberately leaves one detail out (LATER: the user gives it in a later "
-                  "message); do not add it to the request; the answer names it.",
+    "multi_turn": "The request deliberately leaves one detail out (the user says which when asked); "
+                  "keep it out.",
     "error_recovery": "",
     "no_call": "Every number is in the request, no lookup is needed; the answer gives the result.",
 }
@@ -84,9 +84,9 @@ EXAMPLES: dict[str, tuple[str, str, str, str, str]] = {
                     "answer": "Denali rises 6190 metres, and the Volga runs 3531 km."}),
     ),
     "multi_turn": (
-        "What is the opening year for a museum?", "The opening year is 1793.", "(none yet)", "1793",
-        json.dumps({"request": "Do you know what year the museum I'm visiting tomorrow opened?",
-                    "answer": "The Louvre opened in 1793."}),
+        "What is the opening year for the museum I have in mind?", "The opening year is 1793.", "(none yet)", "1793",
+        json.dumps({"request": "Do you know what year the museum I have in mind opened?",
+                    "answer": "It opened in 1793."}),
     ),
     "error_recovery": (
         "What is the melting point for metal tin, in degrees Celsius?",
@@ -165,11 +165,12 @@ class LLMWriter:
         persona = f"User: {rng.choice(PERSONAS)}; tone: {rng.choice(TONES)}."
         return [
             {"role": "system", "content": system},
-            {"role": "user", "content": _prompt(ex_request, ex_answer, ex_user, ex_values, "User: a student; tone: casual.",
-                                                later="the Louvre" if draft.kind == "multi_turn" else None)},
+            {"role": "user", "content": _prompt(ex_request, ex_answer, ex_user, ex_values, "User: a student; tone: casual.")},
             {"role": "assistant", "content": ex_reply},
+            # A multi_turn draft's later value is not shown: a small model told it puts it back in the request
+            # (the 1.5B did in 3 of 7 rewrites); the template's answer, which names it, is kept instead.
             {"role": "user", "content": _prompt(draft.user_request, draft.final_message, user_values,
-                                                answer_values, persona, later=_later(draft))},
+                                                answer_values, persona)},
         ]
 
     async def rewrite(self, draft: Task, *, seed: int = 0, temperature: float | None = None,
@@ -220,10 +221,6 @@ def _told_later(draft: Task) -> list[str]:
     return [s for s in said if s.casefold() in told and s.casefold() not in draft.user_request.casefold()]
 
 
-def _later(draft: Task) -> str | None:
-    return "; ".join(_told_later(draft)) or None if draft.kind == "multi_turn" else None
-
-
 def _unnamed_turn_value(answer: str, draft: Task) -> str | None:
     """A value the user gave in a later turn (multi_turn) that the final answer does not name, or None."""
     for said in _told_later(draft):
@@ -232,12 +229,10 @@ def _unnamed_turn_value(answer: str, draft: Task) -> str | None:
     return None
 
 
-def _prompt(request: str, answer: str, user_values: str, answer_values: str, persona: str, *,
-            later: str | None = None) -> str:
+def _prompt(request: str, answer: str, user_values: str, answer_values: str, persona: str) -> str:
     # The draft answer is left out: the draft request says what is asked, ANSWER gives the value (issue 18's
     # token budget: better data at most 1.5x the writer tokens per row).
-    told = f"\nLATER: {later}" if later else ""
-    return f"{persona}\nDraft: {request}\nUSER VALUES: {user_values}{told}\nANSWER: {answer_values}"
+    return f"{persona}\nDraft: {request}\nUSER VALUES: {user_values}\nANSWER: {answer_values}"
 
 
 def parse_rewrite(text: str) -> tuple[str | None, str | None, str | None]:

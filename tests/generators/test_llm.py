@@ -275,10 +275,11 @@ def test_a_multi_turn_answer_must_name_the_value_the_user_gave_later() -> None:
     assert "Indian Rupee" in draft.final_message and "Indian Rupee" not in draft.user_request
     assert _unnamed_turn_value("The numeric code for a currency is 356.", draft) == "Indian Rupee"
     assert _unnamed_turn_value("The Indian rupee's numeric code is 356.", draft) is None
-    # The writer is told the value comes later, so its answer can name it and its request leave it out.
+    # The writer is not shown the later value, so it cannot put it back in the request; the template's
+    # answer, which names it, is kept.
     client = ChatClient(Endpoint("http://127.0.0.1:9/v1", "m"))
     prompt = LLMWriter(client).messages(draft, trace=trace)[-1]["content"]
-    assert "\nLATER: Indian Rupee\n" in prompt and "USER VALUES: (none)" in prompt
+    assert "Indian Rupee" not in prompt and "USER VALUES: (none)" in prompt
     asyncio.run(client.aclose())
     # A standard code reaches the writer by the name the draft uses.
     single = template_task(trace, answer)
