@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,7 +13,6 @@ from schemas import ArgumentSource, Step, Tool, Trace
 from ._meaning import is_zone_param
 from ._phrasing import (
     Meaning,
-    article,
     capitalise,
     head_phrase,
     join,
@@ -148,7 +148,8 @@ class Phraser:
         step = trace.steps[k]
         source = step.sources.get(param) or ArgumentSource(origin="user")
         if param == withheld:
-            return article(role.noun) if role.noun not in ("date", "time", "hour") else f"a certain {role.noun}"
+            # the user has one in mind and says which when asked ("Which country do you mean?")
+            return _IN_MIND[zlib.crc32(f"{step.tool}/{param}".encode()) % len(_IN_MIND)].format(n=role.noun)
         if source.origin == "step" and source.step is not None and source.pointer is not None:
             ref = self._ref_or_deixis(trace, source, deixis)
             if role.template and "time zone" in role.template and ref.startswith("that "):
@@ -202,9 +203,9 @@ class Phraser:
             return f"the location {subject}".strip()
         place = where.group(1)  # "the airport"
         bare = place.removeprefix("the ")
-        m = re.match(rf"^of (?:the )?{re.escape(bare)} (.+)$", subject)
-        if m:
-            return f"{bare} {m.group(1)}"  # "the airport of airport JFK" -> "airport JFK"
+        m = re.match(rf"^of (the )?{re.escape(bare)} (.+)$", subject)
+        if m:  # "the airport of airport JFK" -> "airport JFK"; "... of the airport I have in mind" keeps its article
+            return f"{m.group(1) or ''}{bare} {m.group(2)}"
         m = re.match(rf"^of (an? [\w ]*{re.escape(bare.split()[-1])})\b(.*)$", subject)
         if m:
             return f"{m.group(1)}{m.group(2)}"  # "the airport of an airport" -> "an airport"
@@ -249,11 +250,13 @@ class Phraser:
         meaning = self.field(trace.steps[k], pointer)
         subject = self.subject(trace, k, nested=True)
         item = self.item(trace.steps[k], pointer)
+        # a code passed on stands for what it names: "the carrier of the first departure", not its code
+        noun = (entity_of_code(meaning.noun, meaning.key) if meaning.kind in ("code", "id") else None) or meaning.noun
         if item is not None:
             if _names_item(meaning, item.noun):
                 return f"{item.phrase()} {subject}".strip()
-            return f"the {item_noun(meaning.noun, item.phrase())} {subject}".strip()
-        return _merge_of(f"the {meaning.noun}", subject)
+            return f"the {item_noun(noun, item.phrase())} {subject}".strip()
+        return _merge_of(f"the {noun}", subject)
 
     def deictic(self, trace: Trace, k: int, pointer: str) -> str:
         """How a later sentence points back at that value: 'that destination', 'that time zone'."""
@@ -264,10 +267,12 @@ class Phraser:
         words = meaning.noun.split()
         if "latitude" in words or "longitude" in words:
             return "that place"
-        m = re.match(r"^(?:[\w-]+ )?(?:code|name|id|identifier|symbol) of (?:the |a |an )?(?:[\w-]+ )*?([\w-]+)$",
-                     meaning.noun)
+        m = re.match(r"^(?:[\w-]+ )?name of (?:the |a |an )?(?:[\w-]+ )*?([\w-]+)$", meaning.noun)
         if m:
-            return f"that {m.group(1)}"  # "the code of the main currency" is then "that currency", not "that code"
+            return f"that {m.group(1)}"
+        entity = entity_of_code(meaning.noun, meaning.key) if meaning.kind in ("code", "id") else None
+        if entity:
+            return f"that {entity.split()[-1]}"  # "the code of the main currency" is then "that currency"
         return f"that {head_phrase(meaning.noun)}"
 
     # -- sentences ---------------------------------------------------------------------------------
@@ -284,6 +289,9 @@ class Phraser:
         elif meaning.kind in ("datetime", "time") and not re.search(r"\b(?:time|date)\b", noun):
             frames = [f"What time is {noun}{s}?", f"When is {noun}{s}?",
                       f"At what time is {noun}{s}?", f"Could you tell me when {noun} is{s}?"]
+        elif (done := _YEAR_DONE.match(noun)) and (thing := _thing(subject)):
+            frames = [f"What year was {thing} {done.group(1)}?", f"In what year was {thing} {done.group(1)}?",
+                      f"When was {thing} {done.group(1)}?"]
         elif meaning.kind == "date":
             target = re.sub(r"^date of ", "", noun)
             frames = [f"When is {target}{s}?", f"What's the date of {target}{s}?",
@@ -309,6 +317,10 @@ class Phraser:
             verb = "are" if value != 1 else "is"
             frames = [f"There {verb} {shown} {many}{s}.", f"{capitalise(subject) + ', there' if subject else 'There'}"
                       f" {verb} {shown} {many}."]
+        elif done := _YEAR_DONE.match(noun):
+            shown, thing = value_text(value, meaning), _thing(subject)
+            frames = [f"It was {done.group(1)} in {shown}."] + (
+                [f"{capitalise(thing)} was {done.group(1)} in {shown}."] if thing else [])
         elif meaning.kind == "date":
             target = re.sub(r"^date of ", "", noun)
             shown = value_text(value, meaning)
@@ -320,6 +332,40 @@ class Phraser:
             frames = [f"{capitalise(np)} is {shown}.", f"I found that {np} is {shown}."
                       if subject else f"The {noun} is {shown}.", f"The {noun} is {shown}."]
         return _tidy(rng.choice(frames))
+
+
+_YEAR_DONE = re.compile(r"^year (built|made|founded|opened|established|completed|launched|released|created)$")
+
+
+def _thing(subject: str) -> str | None:
+    """'for tail number N14228' -> 'tail number N14228': what a 'year built' question is about."""
+    m = re.match(r"^(?:for|of) (.+)$", subject)
+    return m.group(1) if m else None
+
+
+_QUALIFIERS = frozenset({"numeric", "calling", "dialling", "dialing", "postal", "zip", "area", "short", "official",
+                         "standard", "unique", "two-letter", "three-letter", "alphabetic", "internal"})
+
+
+def entity_of_code(noun: str, key: str = "") -> str | None:
+    """What a code names: 'carrier code' -> 'carrier', 'FAA airport code' -> 'airport', 'tail number of the
+    aircraft' -> 'aircraft', 'code of the main currency' -> 'main currency', 'alpha-2 code' of a field
+    ``country_code`` -> 'country'; None for 'numeric code'."""
+    m = re.match(r"^(?:[\w-]+ )*?(?:code|number|id|identifier|symbol) of (?:the |a |an )?(.+)$", noun)
+    if m:
+        return m.group(1)
+    words = noun.split()
+    if len(words) >= 2 and words[-1] == "code":
+        named = [w for w in words[:-1] if w.islower() and w not in _QUALIFIERS and not re.search(r"\d|^alpha", w)]
+        if named:
+            return " ".join(named)
+    named = words_of(key)
+    if len(named) >= 2 and named[-1] == "code" and not set(named[:-1]) & _QUALIFIERS:
+        return " ".join(named[:-1])
+    return None
+
+
+_IN_MIND = ("the {n} I have in mind", "the {n} I'm interested in")
 
 
 def _zone_of_the_place(trace: Trace, k: int, param: str) -> bool:

@@ -147,9 +147,9 @@ def _merge_of(noun: str, subject: str) -> str:
     m = re.search(r"\bof the ([\w ]+)$", noun)
     if m and subject:
         bare = m.group(1)
-        n = re.match(rf"^(?:of|for) (?:the )?{re.escape(bare)} (.+)$", subject)
-        if n:
-            return f"{noun[:m.start()]}of {bare} {n.group(1)}"
+        n = re.match(rf"^(?:of|for) (the )?{re.escape(bare)} (.+)$", subject)
+        if n:  # "of airport JFK"; "of the airport I have in mind"
+            return f"{noun[:m.start()]}of {n.group(1) or ''}{bare} {n.group(2)}"
         n = re.match(rf"^of (an? (?:[\w ]* )?{re.escape(bare.split()[-1])})\b(.*)$", subject)
         if n:
             return f"{noun[:m.start()]}of {n.group(1)}{n.group(2)}"  # "... of the airport" + "of an airport"

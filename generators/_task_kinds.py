@@ -47,7 +47,7 @@ from schemas import (
 from ._answers import choose_answer
 from ._backchain import template_task
 from ._explore_report import ExploredCall
-from ._phraser import Phraser
+from ._phraser import _YEAR_DONE, Phraser, _thing
 from ._phrasing import capitalise, number_text, value_text, with_unit
 from ._pool import iter_scalars
 from ._roles import _pair_of, _unit_partner
@@ -220,9 +220,12 @@ def multi_turn_drafts(traces: Sequence[Trace], rng: random.Random, limit: int,
 
         params = list(first.arguments)
         partnered = {u for v in params if (u := _unit_partner(v, params, first.arguments)) is not None}
+        elsewhere = {p: {s.arguments[p] for s in trace.steps if p in s.arguments} for p in first.arguments}
         candidates = [
             (p, v) for p, v in user_values(trace).items()
             if "@" not in p and isinstance(v, (str, int, float)) and not isinstance(v, bool)
+            # the phraser withholds a parameter wherever it is used: only where it holds this one value
+            and elsewhere.get(p, {v}) == {v}
             and first.sources.get(p) is not None and first.sources[p].how != "schema-default"
             # one of two values that travel together (a latitude, a quantity's unit) cannot be withheld alone
             and _pair_of(p, params) is None and p not in partnered and _unit_partner(p, params, first.arguments) is None
@@ -341,6 +344,11 @@ def error_recovery_drafts(calls: Sequence[ExploredCall], rng: random.Random, lim
     return out
 
 
+def _differing(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:
+    """The parameters two calls' arguments disagree on (one given and not the other counts)."""
+    return {p for p in set(a) | set(b) if a.get(p) != b.get(p)}
+
+
 def _decimals(value: float | int) -> int:
     text = number_text(value, group=False)
     return len(text.split(".")[1]) if "." in text else 0
@@ -386,7 +394,13 @@ def no_call_drafts(calls: Sequence[ExploredCall], rng: random.Random, limit: int
             break
         rows = by_field[f]
         rng.shuffle(rows)
-        (ca, key, a), (cb, _, b) = rows[0], next(r for r in rows[1:] if r[2] != rows[0][2])
+        # Two quantities compare only when they answer the same question about two things: the calls
+        # differ in one argument (the route, the country), not also in the date or year they ask about.
+        pair = next(((r, q) for i, r in enumerate(rows) for q in rows[i + 1:] if r[2] != q[2]
+                     and len(_differing(r[0].observation.arguments, q[0].observation.arguments)) == 1), None)
+        if pair is None:
+            continue
+        (ca, key, a), (cb, _, b) = pair
         step_a, step_b = _step_of(ca), _step_of(cb)
         meaning = phraser.field(step_a, f[2], a)
         if meaning.kind not in ("number", "count"):
@@ -394,8 +408,11 @@ def no_call_drafts(calls: Sequence[ExploredCall], rng: random.Random, limit: int
         if a < b:
             (step_a, a), (step_b, b) = (step_b, b), (step_a, a)
         subj_a = phraser.subject(Trace(steps=[step_a]), 0)
-        subj_b = phraser.subject(Trace(steps=[step_b]), 0)
-        if not subj_a or subj_a == subj_b:
+        # the second quantity is said by what differs ("... from EWR to LAX on July 4, 2013 and 13 to SFO")
+        other = _differing(step_a.arguments, step_b.arguments)
+        subj_b = phraser.subject(Trace(steps=[step_b.model_copy(update={
+            "arguments": {p: v for p, v in step_b.arguments.items() if p in other}})]), 0)
+        if not subj_a or not subj_b or subj_a == subj_b:
             continue
         shown_a, shown_b = value_text(a, meaning), value_text(b, meaning)
         total = meaning.kind == "count" and rng.random() < 0.5
@@ -403,7 +420,12 @@ def no_call_drafts(calls: Sequence[ExploredCall], rng: random.Random, limit: int
         result = round(a + b, digits) if total else round(a - b, digits)
         if isinstance(a, int) and isinstance(b, int):
             result = int(result)
-        if meaning.kind == "count" and meaning.count_of:
+        done = _YEAR_DONE.match(meaning.noun)
+        thing_a, thing_b = _thing(subj_a), _thing(subj_b)
+        if done and thing_a and thing_b:  # "tail number N14228 was built in 1999 and tail number N619AA in 1990"
+            sentence_a = f"{thing_a} was {done.group(1)} in {shown_a}"
+            sentence_b = f"{thing_b} in {shown_b}"
+        elif meaning.kind == "count" and meaning.count_of:
             sentence_a = f"there are {shown_a} {meaning.count_of} {subj_a}"
             sentence_b = f"{shown_b} {subj_b}"
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 
 import pytest
@@ -109,6 +110,10 @@ def test_allocate_splits_by_weight_and_sums_to_total() -> None:
      "Europe/Paris"),
     ("is_dst", "", False, "is daylight saving time", "flag", None, "no"),
     ("request_id", "", "a1b2c3d4", "request ID", "id", None, "a1b2c3d4"),
+    # an hour of the day is a time of day; a number of hours is not
+    ("hour", "Scheduled departure hour, local time (0-23).", 14, "scheduled departure hour", "number", None,
+     "2 p.m."),
+    ("hours", "", 14, "hours", "count", None, "14"),
 ])
 def test_meanings_come_from_descriptions_and_names(key, description, value, noun, kind, unit, shown) -> None:
     from generators._phrasing import meaning_of, value_text
@@ -193,3 +198,30 @@ def test_a_value_found_in_text_is_said_by_what_it_is() -> None:
                      "3": "number of files"}
     assert list_item(None, "/spans/1/value", view) is None  # not "the second span"
     assert span_meaning({"rows": []}, "/rows/0/value") is None
+
+
+@pytest.mark.parametrize(("noun", "key", "entity"), [
+    ("carrier code", "carrier", "carrier"), ("FAA airport code", "faa", "airport"),
+    ("tail number of the aircraft", "tailnum", "aircraft"), ("code of the main currency", "currency_code", "main currency"),
+    ("alpha-2 code", "country_code", "country"), ("numeric code", "numeric", None), ("calling code", "calling_code", None),
+])
+def test_a_code_passed_on_is_said_by_what_it_names(noun: str, key: str, entity: str | None) -> None:
+    """'the carrier of the first departure', not 'the carrier code of the first departure'."""
+    from generators._phraser import entity_of_code
+
+    assert entity_of_code(noun, key) == entity
+
+
+def test_kinds_read_as_people_ask(built) -> None:
+    """A withheld value is one the user has in mind; a year built is asked as such; a no_call pair differs in
+    one thing only, and the second quantity is said by that thing."""
+    examples, _, _, _ = built
+    for e in examples:
+        text = e.task.user_request
+        assert " a certain " not in text and "year built for" not in text, text
+        if e.task.kind == "multi_turn":
+            assert re.search(r"the [\w -]+ I(?: have in mind|'m interested in)", text), text
+    no_calls = [e.task.user_request for e in examples if e.task.kind == "no_call"]
+    for text in no_calls:  # "... on July 4, 2013 at 8 a.m. is 80.96 ... and on December 24, 2013 it is 33.98 ..."
+        first, second = re.split(r" and (?:for |on |at |from |to |in )?", text, maxsplit=1)
+        assert not any(d in second for d in re.findall(r"\w+ \d{1,2}, \d{4}", first)), text
