@@ -135,12 +135,12 @@ def test_planted_defects_of_each_kind_are_rejected(default_run: DefaultRun) -> N
     singles = [e for e in default_run.accepted if e.task.kind in ("single", "multi_step") and e.task.answer]
     chains = [e for e in default_run.accepted if e.task.kind == "multi_step"]
     no_call = next(e for e in default_run.accepted if e.task.kind == "no_call")
-    base = singles[0]
+    # a row whose last output echoes one of its inputs (most tools say what they were asked about)
+    base, echo_ptr = next((e, p) for e in singles for p, _, v in iter_scalars(e.trace.steps[-1].output)
+                          if v == e.trace.steps[-1].arguments.get(p.strip("/")))
     assert base.task.answer is not None
     answer_text = str(base.task.answer.value)
     first_arg = next(iter(base.trace.steps[0].arguments))
-    echo_ptr = next(p for p, _, v in iter_scalars(base.trace.steps[-1].output)
-                    if v == base.trace.steps[-1].arguments.get(p.strip("/")))  # an output echoing an input
     echo_value = base.trace.steps[-1].arguments[echo_ptr.strip("/")]
     planted: dict[str, Example] = {
         "leaked answer": _plant(base, user_request=f"{base.task.user_request} Is it {answer_text}?"),
