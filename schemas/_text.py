@@ -439,6 +439,9 @@ def _number_in(target: float, text: str, norm: str, *, hint: str | None, unit: s
     rounding = "any" if lenient else "exact"
     if hint == "hour":  # "8 pm" is the hour 20, not 8
         mentions = [n for n in mentions if not re.match(r"\s*[ap]\.?\s?m\b", norm[n.end:n.end + 6])]
+    if lenient:  # leakage: the 4 of "July 4, 2013" states a date, not the answer 4 (a year is checked below)
+        spans = [m.span() for p in _DATE_PATTERNS for m in p.finditer(norm)]
+        mentions = [n for n in mentions if not any(a <= n.start < b for a, b in spans)]
     if any(_number_matches(target, n, unit=unit, rounding=rounding) for n in mentions
            if not (n.word and lenient and n.value == 1)):
         return True

@@ -242,6 +242,9 @@ LEAKED = [
     ("United Air Lines Inc.", "is it united air lines inc?", True),
     (11.51, "what is the wind speed at 11:00?", False),
     (1, "one more question about 2013", False),
+    (4, "how many departures on July 4, 2013?", False),  # the 4 of a date is the date
+    (4, "are there 4 departures on July 4, 2013?", True),
+    (2013, "how many departures on July 4, 2013?", True),
 ]
 
 
