@@ -38,6 +38,9 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
                 return False
             if re.sub(r"/\d+(?=/|$)", "/*", parent.pointer) in p.volatile:
                 return False  # the value came from a field that changes on an identical call
+            given = {k: v for k, v in c.observation.arguments.items() if k not in c.parents}  # the date it passed on agrees
+            if _times_disagree(p.observation.arguments, given):
+                return False  # December's busiest destination fed to July 4's departures: no question joins them
         seen.add(oid)
         ordered.append(c)
         return len(ordered) <= max_steps
@@ -57,6 +60,31 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
             )
         steps.append(Step.from_observation(c.observation, sources))
     return Trace(steps=steps)
+
+
+def _time_frame(arguments: dict[str, object]) -> dict[str, int]:
+    """The year and month a call's arguments ask about: a date's, or a 'month' / 'year' parameter's."""
+    frame: dict[str, int] = {}
+    for param, value in arguments.items():
+        words = set(re.split(r"[^a-z]+", param.lower()))
+        if isinstance(value, str) and (m := _ISO_DAY.match(value)):
+            frame.setdefault("year", int(m.group(1)))
+            frame.setdefault("month", int(m.group(2)))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            if "month" in words and 1 <= value <= 12:
+                frame["month"] = value
+            elif "year" in words and 1000 <= value <= 9999:
+                frame["year"] = value
+    return frame
+
+
+def _times_disagree(parent: dict[str, object], child: dict[str, object]) -> bool:
+    """Two linked calls ask about different months or years: a chain no one would ask for."""
+    a, b = _time_frame(parent), _time_frame(child)
+    return any(k in a and k in b and a[k] != b[k] for k in ("year", "month"))
+
+
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-\d{2}")
 
 
 def build_traces(
