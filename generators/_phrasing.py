@@ -238,6 +238,8 @@ def _clean_description(description: str) -> str:
     d = re.split(r"(?<=[a-z0-9)])[.;:](?:\s|$)", d)[0]
     d = re.sub(r",?\s*(?:ISO 8601|YYYY-MM-DD|HH:MM)\b[^,]*", "", d)
     d = re.sub(r",?\s*-?\d+(?:\.\d+)?\s*(?:-|to|–)\s*-?\d+(?:\.\d+)?$", "", d)
+    # "Number of departures that day": the request's own date says which day
+    d = re.sub(r"\s+(?:on |in |for |during )?(?:that|the same) (?:day|date|month|year|week)$", "", d)
     return d.strip(" ,.")
 
 
