@@ -107,6 +107,12 @@ def main(argv: list[str] | None = None) -> None:
     except (KeyboardInterrupt, typer.Abort):
         err.print("interrupted")
         sys.exit(130)
+    except BaseException as exc:  # Prefect turns SIGTERM into TerminationSignal (a BaseException)
+        if type(exc).__name__ != "TerminationSignal" or debug.on:
+            raise
+        err.print("stopped by SIGTERM; what was recorded is kept: run the same command again to resume",
+                  soft_wrap=True)
+        sys.exit(143)
     except Exception as exc:  # a failure nothing above named: still one line
         if debug.on:
             raise
