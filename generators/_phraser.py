@@ -289,9 +289,8 @@ class Phraser:
         elif meaning.kind in ("datetime", "time") and not re.search(r"\b(?:time|date)\b", noun):
             frames = [f"What time is {noun}{s}?", f"When is {noun}{s}?",
                       f"At what time is {noun}{s}?", f"Could you tell me when {noun} is{s}?"]
-        elif (done := _YEAR_DONE.match(noun)) and (thing := _thing(subject)):
-            frames = [f"What year was {thing} {done.group(1)}?", f"In what year was {thing} {done.group(1)}?",
-                      f"When was {thing} {done.group(1)}?"]
+        elif (done := year_event(noun)) and (thing := thing_of(subject)):
+            frames = [f"What year was {thing} {done}?", f"In what year was {thing} {done}?", f"When was {thing} {done}?"]
         elif meaning.kind == "date":
             target = re.sub(r"^date of ", "", noun)
             frames = [f"When is {target}{s}?", f"What's the date of {target}{s}?",
@@ -317,10 +316,9 @@ class Phraser:
             verb = "are" if value != 1 else "is"
             frames = [f"There {verb} {shown} {many}{s}.", f"{capitalise(subject) + ', there' if subject else 'There'}"
                       f" {verb} {shown} {many}."]
-        elif done := _YEAR_DONE.match(noun):
-            shown, thing = value_text(value, meaning), _thing(subject)
-            frames = [f"It was {done.group(1)} in {shown}."] + (
-                [f"{capitalise(thing)} was {done.group(1)} in {shown}."] if thing else [])
+        elif done := year_event(noun):
+            shown, thing = value_text(value, meaning), thing_of(subject)
+            frames = [f"It was {done} in {shown}."] + ([f"{capitalise(thing)} was {done} in {shown}."] if thing else [])
         elif meaning.kind == "date":
             target = re.sub(r"^date of ", "", noun)
             shown = value_text(value, meaning)
@@ -337,7 +335,13 @@ class Phraser:
 _YEAR_DONE = re.compile(r"^year (built|made|founded|opened|established|completed|launched|released|created)$")
 
 
-def _thing(subject: str) -> str | None:
+def year_event(noun: str) -> str | None:
+    """'year built' -> 'built': a year field asked as 'What year was ... built?'."""
+    m = _YEAR_DONE.match(noun)
+    return m.group(1) if m else None
+
+
+def thing_of(subject: str) -> str | None:
     """'for tail number N14228' -> 'tail number N14228': what a 'year built' question is about."""
     m = re.match(r"^(?:for|of) (.+)$", subject)
     return m.group(1) if m else None

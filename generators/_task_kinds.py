@@ -47,7 +47,7 @@ from schemas import (
 from ._answers import choose_answer
 from ._backchain import template_task
 from ._explore_report import ExploredCall
-from ._phraser import _YEAR_DONE, Phraser, _thing
+from ._phraser import Phraser, thing_of, year_event
 from ._phrasing import capitalise, number_text, value_text, with_unit
 from ._pool import iter_scalars
 from ._roles import _pair_of, _unit_partner
@@ -420,10 +420,10 @@ def no_call_drafts(calls: Sequence[ExploredCall], rng: random.Random, limit: int
         result = round(a + b, digits) if total else round(a - b, digits)
         if isinstance(a, int) and isinstance(b, int):
             result = int(result)
-        done = _YEAR_DONE.match(meaning.noun)
-        thing_a, thing_b = _thing(subj_a), _thing(subj_b)
+        done = year_event(meaning.noun)
+        thing_a, thing_b = thing_of(subj_a), thing_of(subj_b)
         if done and thing_a and thing_b:  # "tail number N14228 was built in 1999 and tail number N619AA in 1990"
-            sentence_a = f"{thing_a} was {done.group(1)} in {shown_a}"
+            sentence_a = f"{thing_a} was {done} in {shown_a}"
             sentence_b = f"{thing_b} in {shown_b}"
         elif meaning.kind == "count" and meaning.count_of:
             sentence_a = f"there are {shown_a} {meaning.count_of} {subj_a}"
