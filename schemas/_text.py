@@ -252,6 +252,24 @@ def dates_in(text: str) -> list[_dt.date]:
     return out
 
 
+_DAY_ONLY = [
+    re.compile(rf"(?<![\w]){_MONTH_RE}\s+{_DAY_RE}(?![\d:])(?!,?\s+\d{{4}})"),
+    re.compile(rf"(?<![\w\d]){_DAY_RE}\s+(?:of\s+)?{_MONTH_RE}(?!,?\s+\d{{4}})"),
+]
+
+
+def _days_in(text: str) -> list[tuple[str, int, int]]:
+    """Days of the year written without a year ('February 25', '25th of February'): (text, month, day)."""
+    norm = normalise_text(text)
+    out = []
+    for pattern in _DAY_ONLY:
+        for m in pattern.finditer(norm):
+            month, day = _MONTHS[m.group("mon")], int(m.group("day"))
+            if 1 <= day <= 31:
+                out.append((m.group(0), month, day))
+    return out
+
+
 def times_in(text: str) -> list[int]:
     """Times of day written in ``text``, as seconds after midnight ('2 pm', '14:00', '4:47:14 a.m.')."""
     norm = normalise_text(text)
@@ -590,6 +608,8 @@ def unsupported_numbers(text: str, allowed_texts: Iterable[str], allowed_values:
     targets += [float(t // 3600) for t in pool_times] + [float(t // 3600 % 12 or 12) for t in pool_times]
     targets += [float(t // 60 % 60) for t in pool_times]
     bad: list[str] = [d.isoformat() for d in dates_in(text) if d not in pool_dates]
+    days = {(d.month, d.day) for d in pool_dates}
+    bad += [said for said, month, day in _days_in(text) if (month, day) not in days]  # "on February 25"
     for t in times_in(text):
         if not any(abs(t - p) < 60 for p in pool_times):
             bad.append(f"{t // 3600:02d}:{t // 60 % 60:02d}")

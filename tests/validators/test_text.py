@@ -291,6 +291,11 @@ def test_unsupported_numbers_names_what_no_output_says() -> None:
 
     assert unsupported_numbers("sqrt(144) + 7 is 25.83", ["what is sqrt(144) + 7?"], [19.0]) == ["25.83"]
     assert unsupported_numbers("It is 19 at 2 pm on July 4, 2013.", ["on 2013-07-04 at 14:00"], [19.0]) == []
+    # a day written without its year is still a date: the 1.5B wrote "on February 25" for a holiday on April 1
+    holiday = ["2024-01-01", "2024-04-01", 91, "2024-12-25"]
+    assert unsupported_numbers("The next one is on February 25, 91 days away.", [], holiday) == ["february 25"]
+    assert unsupported_numbers("The next one is on April 1st, 91 days away.", [], holiday) == []
+    assert unsupported_numbers("It falls on the 25th of December.", [], holiday) == []
 
 
 @pytest.mark.parametrize(("param", "code", "name"), [
