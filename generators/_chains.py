@@ -38,6 +38,8 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
                 return False
             if re.sub(r"/\d+(?=/|$)", "/*", parent.pointer) in p.volatile:
                 return False  # the value came from a field that changes on an identical call
+            if p.observation.tool == c.observation.tool and p.observation.toolset == c.observation.toolset:
+                return False  # "the holiday after the next holiday after June 1": a rewrite drops the hop
             given = {k: v for k, v in c.observation.arguments.items() if k not in c.parents}  # the date it passed on agrees
             if _times_disagree(p.observation.arguments, given):
                 return False  # December's busiest destination fed to July 4's departures: no question joins them

@@ -135,6 +135,7 @@ def test_exploration_chains_real_outputs_across_two_servers() -> None:
                 if src.origin == "step" and src.step is not None:
                     given = {p: v for p, v in step.arguments.items() if step.sources[p].origin != "step"}
                     assert not _times_disagree(trace.steps[src.step].arguments, given), trace.signature
+                    assert trace.steps[src.step].tool != step.tool, trace.signature  # no tool fed its own output
     assert _time_frame({"month": 12, "origin": "EWR"}) == {"month": 12}
     assert _times_disagree({"month": 12, "origin": "EWR"}, {"date": "2013-07-04", "origin": "EWR"})
     assert not _times_disagree({"country_code": "FR", "year": 2025}, {"date": "2025-01-01"})
