@@ -27,7 +27,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from schemas import Task, Tool, Trace, bare, code_kind, content_hash, standard_name
+from schemas import Task, Tool, Trace, bare, canonical_unit, code_kind, content_hash, standard_name
 
 from ._llm import ChatClient
 from ._phraser import Phraser
@@ -210,7 +210,8 @@ def _bare_answer(answer: str, draft: Task) -> bool:
     rest = answer.casefold()
     for value in draft.answer.values() if draft.answer is not None else []:
         rest = rest.replace(str(value).casefold(), " ")
-    words = [w for w in rest.replace("(", " ").replace(")", " ").split() if any(c.isalpha() for c in w)]
+    words = [w for w in rest.replace("(", " ").replace(")", " ").split() if any(c.isalpha() for c in w)
+             and canonical_unit(w.strip(".,;:")) is None and w.strip(".,;:") != "per"]  # "+9 hours; 89.06 °F" is bare
     return len(words) < 3
 
 

@@ -284,3 +284,17 @@ def test_a_multi_turn_answer_must_name_the_value_the_user_gave_later() -> None:
     # A standard code reaches the writer by the name the draft uses.
     single = template_task(trace, answer)
     assert _facts(single, trace, None)[0] == "Indian Rupee"
+
+
+def test_an_answer_of_values_and_units_is_not_a_sentence() -> None:
+    """'+9 hours; 89.06 degrees Fahrenheit.' states both values and says nothing: the template's answer is kept."""
+    from generators._writer import _bare_answer
+
+    trace = Trace(steps=[Step(toolset="b", tool="t", arguments={}, sources={},
+                              output={"offset": "+9.0h", "temp": 89.06}, observation_id="o1")])
+    answer = Answer(pointers=[AnswerPointer(step=0, pointer="/offset"), AnswerPointer(step=0, pointer="/temp")],
+                    value=["+9.0h", 89.06])
+    draft = template_task(trace, answer)
+    assert _bare_answer("+9 hours; 89.06 degrees Fahrenheit.", draft)
+    assert _bare_answer("89.06 miles per hour", draft)
+    assert not _bare_answer("Tokyo is 9 hours ahead, and it was 89.06 degrees Fahrenheit at EWR.", draft)

@@ -131,7 +131,7 @@ def test_exploration_chains_real_outputs_across_two_servers() -> None:
 
     for trace in build_traces(calls, limit=200, max_steps=4):  # no chain joins two months or two years
         for step in trace.steps:
-            for param, src in step.sources.items():
+            for src in step.sources.values():
                 if src.origin == "step" and src.step is not None:
                     given = {p: v for p, v in step.arguments.items() if step.sources[p].origin != "step"}
                     assert not _times_disagree(trace.steps[src.step].arguments, given), trace.signature
