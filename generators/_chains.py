@@ -41,7 +41,7 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
             if p.observation.tool == c.observation.tool and p.observation.toolset == c.observation.toolset:
                 return False  # "the holiday after the next holiday after June 1": a rewrite drops the hop
             given = {k: v for k, v in c.observation.arguments.items() if k not in c.parents}  # the date it passed on agrees
-            if _times_disagree(p.observation.arguments, given):
+            if _asks_apart(p.observation.arguments, given):
                 return False  # December's busiest destination fed to July 4's departures: no question joins them
         seen.add(oid)
         ordered.append(c)
@@ -80,10 +80,13 @@ def _time_frame(arguments: dict[str, object]) -> dict[str, int]:
     return frame
 
 
-def _times_disagree(parent: dict[str, object], child: dict[str, object]) -> bool:
-    """Two linked calls ask about different months or years: a chain no one would ask for."""
+def _asks_apart(parent: dict[str, object], child: dict[str, object]) -> bool:
+    """Two linked calls ask about different months or years, or give one parameter two values (JFK's busiest
+    destination fed to a route from EWR): a chain no one would ask for."""
     a, b = _time_frame(parent), _time_frame(child)
-    return any(k in a and k in b and a[k] != b[k] for k in ("year", "month"))
+    if any(k in a and k in b and a[k] != b[k] for k in ("year", "month")):
+        return True
+    return any(p in parent and parent[p] != v for p, v in child.items())
 
 
 _ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-\d{2}")

@@ -127,18 +127,19 @@ def test_exploration_chains_real_outputs_across_two_servers() -> None:
     traces = build_traces(calls, limit=10, max_steps=4)
     multi = [t for t in traces if len(t.steps) >= 2]
     assert multi
-    from generators._chains import _time_frame, _times_disagree
+    from generators._chains import _time_frame, _asks_apart
 
-    for trace in build_traces(calls, limit=200, max_steps=4):  # no chain joins two months or two years
+    for trace in build_traces(calls, limit=200, max_steps=4):  # no chain joins two months, years or airports
         for step in trace.steps:
             for src in step.sources.values():
                 if src.origin == "step" and src.step is not None:
                     given = {p: v for p, v in step.arguments.items() if step.sources[p].origin != "step"}
-                    assert not _times_disagree(trace.steps[src.step].arguments, given), trace.signature
+                    assert not _asks_apart(trace.steps[src.step].arguments, given), trace.signature
                     assert trace.steps[src.step].tool != step.tool, trace.signature  # no tool fed its own output
     assert _time_frame({"month": 12, "origin": "EWR"}) == {"month": 12}
-    assert _times_disagree({"month": 12, "origin": "EWR"}, {"date": "2013-07-04", "origin": "EWR"})
-    assert not _times_disagree({"country_code": "FR", "year": 2025}, {"date": "2025-01-01"})
+    assert _asks_apart({"month": 12, "origin": "EWR"}, {"date": "2013-07-04", "origin": "EWR"})
+    assert not _asks_apart({"country_code": "FR", "year": 2025}, {"date": "2025-01-01"})
+    assert _asks_apart({"month": 7, "origin": "JFK"}, {"origin": "EWR"})  # two airports, one question
     for trace in multi:
         answer = choose_answer(trace)
         if answer is None:
