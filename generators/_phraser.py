@@ -283,8 +283,8 @@ class Phraser:
         unit = meaning.unit
         in_unit = f" in {unit}" if unit and unit not in ("%", "percent") and unit not in subject else ""
         if meaning.kind == "count" and meaning.count_of:
-            frames = [f"How many {meaning.count_of} are there{s}?", f"How many {meaning.count_of}{s}?",
-                      f"Could you tell me how many {meaning.count_of} there are{s}?",
+            frames = [f"How many {meaning.count_of} are there{s}?", f"I'd like to know how many {meaning.count_of} "
+                      f"there are{s}.", f"Could you tell me how many {meaning.count_of} there are{s}?",
                       f"What's the number of {meaning.count_of}{s}?"]
         elif meaning.kind in ("datetime", "time") and not re.search(r"\b(?:time|date)\b", noun):
             frames = [f"What time is {noun}{s}?", f"When is {noun}{s}?",
@@ -296,7 +296,7 @@ class Phraser:
             frames = [f"When is {target}{s}?", f"What's the date of {target}{s}?",
                       f"On what date is {target}{s}?", f"Could you find the date of {target}{s}?"]
         else:
-            np = _merge_of(f"the {noun}", subject)  # "the name of the currency" + "for the currency INR"
+            np = _merge_of(f"the {noun}", _of_the_thing(subject))  # "the name of the currency" + "for the currency INR"
             frames = [f"What is {np}{_comma(in_unit)}?", f"What's {np}?",
                       f"Can you tell me {np}?", f"Could you look up {np}{_comma(in_unit)}?",
                       f"I'd like to know {np}.", f"Please find {np}{_comma(in_unit)}."]
@@ -326,13 +326,22 @@ class Phraser:
                       if not subject else f"{capitalise(target)}{s} falls on {shown}."]
         else:
             shown = value_text(value, meaning)
-            np = _merge_of(f"the {noun}", subject)
+            np = _merge_of(f"the {noun}", _of_the_thing(subject))
             frames = [f"{capitalise(np)} is {shown}.", f"I found that {np} is {shown}."
                       if subject else f"The {noun} is {shown}.", f"The {noun} is {shown}."]
         return _tidy(rng.choice(frames))
 
 
 _YEAR_DONE = re.compile(r"^year (built|made|founded|opened|established|completed|launched|released|created)$")
+
+
+def _of_the_thing(subject: str) -> str:
+    """'for Japan' -> 'of Japan' when the subject is the one thing asked about ('the population of Japan');
+    'for France in 2024' keeps 'for'."""
+    if subject.startswith("for ") and not re.search(r"\b(?:for|in|on|at|from|to|after|before|between)\b",
+                                                     subject[4:]):
+        return "of " + subject[4:]
+    return subject
 
 
 def year_event(noun: str) -> str | None:
