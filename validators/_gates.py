@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from generators import Phraser, resolve_pointer
+from generators import Phraser, is_clock_hour, resolve_pointer
 from generators._meaning import coordinate_axis, is_zone_param
 from generators._roles import _names_item
 from schemas import Example, normalise_text, numbers_in, unsupported_numbers, value_in_text
@@ -349,6 +349,40 @@ def check_direction_kept(example: Example, ctx: CheckContext) -> CheckResult:
                 return CheckResult(False, f"direction flipped: {_where(example, k)} takes {value!r} as its "
                                           f"{role.noun} ({param}), the request says {'to' if role.prep == 'from' else 'from'} "
                                           f"{value}")
+    return CheckResult(True)
+
+
+# A question's first words, and the kinds of answer that cannot answer it.
+_ASKS: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
+    (re.compile(r"^where\b"), "where", frozenset({"number", "count", "date", "datetime", "time", "duration", "flag"})),
+    (re.compile(r"^how (?:many|much)\b"), "how many",
+     frozenset({"name", "text", "code", "id", "date", "datetime", "time", "flag"})),
+    (re.compile(r"^(?:when|(?:at )?what time(?!\s+(?:zone|difference))|(?:on )?what date)\b"), "when",
+     frozenset({"count", "name", "code", "id", "flag", "text"})),
+)
+
+
+def check_question_fits(example: Example, ctx: CheckContext) -> CheckResult:
+    """The request's last question asks for the kind of thing the answer is: "Where is the area of
+    the country ...?" is not answered by 9,629,091 km², nor "How many ...?" by a name, nor "When ...?"
+    by a count. A rewrite that garbles the question this way is rejected. Parallel requests ask two
+    things at once and are left to the other checks."""
+    task = example.task
+    if task.answer is None or task.kind == "parallel" or not task.answer.pointers:
+        return CheckResult(True)
+    questions = [q for q in re.split(r"(?<=[?.!])\s+", task.user_request.strip()) if q.endswith("?")]
+    if not questions:
+        return CheckResult(True)
+    asked = re.sub(r"^(?:and|also|so|then|now|ok|okay)[, ]+", "", questions[-1].casefold()).strip()
+    ptr = task.answer.pointers[-1]
+    if not 0 <= ptr.step < len(example.trace.steps):
+        return CheckResult(True)
+    meaning = Phraser(example.tools).field(example.trace.steps[ptr.step], ptr.pointer)
+    kind = "time" if is_clock_hour(meaning) else meaning.kind
+    for pattern, word, wrong in _ASKS:
+        if pattern.match(asked) and kind in wrong:
+            return CheckResult(False, f"question does not fit the answer: the request asks {word}, the answer "
+                                      f"is a {kind} ({meaning.noun})")
     return CheckResult(True)
 
 

@@ -48,6 +48,7 @@ def test_the_checks_tested_here_are_all_the_checks() -> None:
         # issue 18: gates on what is asked and what is said
         "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden", "every_call_needed", "direction_kept",
         "link_named", "unit_kept", "no_call_arithmetic", "plain_words", "grounded", "not_copied", "withheld_hidden",
+        "question_fits",
     }
 
 
@@ -556,6 +557,25 @@ def test_a_request_that_drops_a_link_of_its_chain_is_rejected(request_text: str,
                      request="What time is sunrise at EWR on June 21, 2024?", final_message="Sunrise is at 5:26 a.m.",
                      user_values={"faa": "EWR", "date": "2024-06-21"})
     assert run("link_named", placed).passed
+
+
+@pytest.mark.parametrize(("request_text", "pointer", "value", "passes"), [
+    ("Where is the area of France located?", "/area_km2", 551695, False),  # a garbled rewrite seen in a run
+    ("How big is France, in square kilometres?", "/area_km2", 551695, True),
+    ("How many square kilometres is France? Where is its capital?", "/capital", "Paris", True),
+    ("How many people live in the capital of France?", "/capital", "Paris", False),
+    ("When is the capital of France?", "/capital", "Paris", False),
+    ("Where is the seat of government of France?", "/capital", "Paris", True),
+    ("What time zone is the capital of France in?", "/capital", "Paris", True),
+])
+def test_the_question_fits_what_the_answer_is(request_text: str, pointer: str, value: object, passes: bool) -> None:
+    country = country_step().model_copy(update={"output": {**COUNTRY_OUTPUT, "area_km2": 551695}})
+    ex = example(steps=[country], ans=answer(value, (0, pointer)), request=request_text,
+                 final_message=f"It is {value}.", user_values={"country": "France"})
+    result = run("question_fits", ex)
+    assert result.passed is passes, result.reason
+    if not passes:
+        assert result.reason.startswith("question does not fit the answer: the request asks ")
 
 
 def test_a_value_passed_on_in_another_unit_is_rejected() -> None:
