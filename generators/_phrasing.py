@@ -23,7 +23,7 @@ import datetime as _dt
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from schemas import canonical_unit as _canonical_unit
@@ -416,17 +416,23 @@ def output_meaning(output_schema: Mapping[str, Any] | None, pointer: str, value:
     meaning = meaning_of(key, str(node.get("description") or ""), value, node,
                          parent_description=str(parent.get("description") or ""))
     span = words_of(key)
-    if len(span) == 2 and span[1] in _UNTIL and canonical_unit(span[0]) and output_schema:
-        # "days_until" beside "Date of the next public holiday": the days until that holiday
-        up = pointer.rsplit("/", 1)[0]
-        holder = (schema_at(output_schema, up) or [{}])[-1] if up else output_schema
-        siblings = holder.get("properties") if isinstance(holder, Mapping) else None
-        for sibling in (siblings or {}).values():
-            described = str(sibling.get("description") or "") if isinstance(sibling, Mapping) else ""
-            m = re.match(r"(?i)^date of (the .+?)[,.(]", described + ".")
-            if m:
-                return Meaning(noun=f"number of {span[0]} {span[1]} {m.group(1)}", kind="number", unit=None,
-                               key=key, described=True)
+    thing = re.search(r"\bof the ([\w-]+)$", meaning.noun)
+    if not output_schema or not ((len(span) == 2 and span[1] in _UNTIL and canonical_unit(span[0])) or thing):
+        return meaning
+    up = pointer.rsplit("/", 1)[0]
+    holder = (schema_at(output_schema, up) or [{}])[-1] if up else output_schema
+    siblings = holder.get("properties") if isinstance(holder, Mapping) else None
+    for sibling in (siblings or {}).values():
+        described = str(sibling.get("description") or "") if isinstance(sibling, Mapping) else ""
+        m = re.match(r"(?i)^date of (the .+?)[,.(]", described + ".")
+        if m is None:
+            continue
+        if not thing:  # "days_until" beside "Date of the next public holiday": the days until that holiday
+            return Meaning(noun=f"number of {span[0]} {span[1]} {m.group(1)}", kind="number", unit=None,
+                           key=key, described=True)
+        if m.group(1).endswith(f" {thing.group(1)}") and m.group(1) != f"the {thing.group(1)}":
+            # "English name of the holiday" beside "Date of the next public holiday": the next public holiday's
+            return replace(meaning, noun=meaning.noun[:thing.start()] + f"of {m.group(1)}")
     return meaning
 
 

@@ -172,6 +172,9 @@ def test_a_time_left_field_says_until_what() -> None:
         "date": {"type": "string", "description": "Date of the next public holiday, YYYY-MM-DD."},
         "days_until": {"type": "integer", "description": "Days from `after` to `date`."}}}
     assert output_meaning(schema, "/days_until", 110).noun == "number of days until the next public holiday"
+    named = {"type": "object", "properties": {**schema["properties"],
+                                              "name": {"type": "string", "description": "English name of the holiday."}}}
+    assert output_meaning(named, "/name", "Bastille Day").noun == "English name of the next public holiday"
     assert output_meaning({"type": "object", "properties": {"days_until": {"type": "integer"}}},
                           "/days_until", 110).noun == "days until"  # nothing says until what: the name
 
