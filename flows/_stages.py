@@ -50,7 +50,7 @@ Advance = Callable[[int], None]
 # Checks a rewrite must pass before it replaces the template draft: it kept the user's values,
 # gave nothing away, states the answer and nothing the recorded calls do not hold (issue 18).
 _REWRITE_GATES = ("writer", "provenance", "leakage", "no_tool_names", "plain_words", "intermediate_hidden",
-                  "withheld_hidden", "direction_kept", "link_named", "question_fits", "answer_stated", "grounded", "no_call_arithmetic", "not_copied")
+                  "withheld_hidden", "direction_kept", "link_named", "question_fits", "answer_named", "answer_stated", "grounded", "no_call_arithmetic", "not_copied")
 # The gates that read only the final answer: a rewrite that fails only these keeps its request
 # and takes the template's answer.
 _ANSWER_GATES = frozenset({"answer_stated", "grounded", "no_call_arithmetic", "not_copied"})

@@ -25,6 +25,7 @@ from ._construction import (
     check_writer,
 )
 from ._gates import (
+    check_answer_named,
     check_constant_field,
     check_direction_kept,
     check_echo_field,
@@ -49,6 +50,7 @@ COMPLETION_CHECKS = frozenset({"answer_stated"})
 
 
 CHECKS: dict[str, Check] = {
+    "answer_named": check_answer_named,
     "answer_pointers": check_answer_pointers,
     "answer_stated": check_answer_stated,
     "arguments_schema": check_arguments_schema,

@@ -386,6 +386,42 @@ def check_question_fits(example: Example, ctx: CheckContext) -> CheckResult:
     return CheckResult(True)
 
 
+_QUALIFIER_START = re.compile(r"\s(?:of|for|from|to|in|on|at|per|with|after|before|until|by|since)\s")
+_LOOSE = frozenset({"distinct", "different", "converted", "unique", "total", "overall", "current", "given",
+                    "resulting", "average", "mean", "local", "scheduled"})
+
+
+def _qualifier_words(noun: str) -> set[str]:
+    """What a field's noun says beyond its head noun, which a request may say in other words: 'departures
+    from New York City airports' -> {york, city, airpo}; 'numeric code' -> {numer}; 'number of seats' -> {}."""
+    noun = re.sub(r"^number of ", "", noun.casefold())
+    m = _QUALIFIER_START.search(f" {noun} ")
+    head, tail = (noun[:m.start()], noun[m.start():]) if m else (noun, "")
+    adjectives = " ".join(w for w in head.split()[:-1] if w not in _LOOSE)
+    return _named_words(f"{adjectives} {tail}")
+
+
+def check_answer_named(example: Example, ctx: CheckContext) -> CheckResult:
+    """The request says what the answer is, with every qualifier of its field: "How many flights from
+    JFK to LAX depart on the second busiest carrier?" is not answered by that carrier's departures
+    *from New York City airports*, nor "the code for the US Dollar" by its *numeric* code. The head
+    noun may be said in other words (flights for departures); what qualifies it may not be dropped."""
+    task = example.task
+    if task.answer is None:
+        return CheckResult(True)
+    said = {w[:5] for w in re.findall(r"[a-z]{4,}", task.user_text().casefold())}
+    phraser = Phraser(example.tools)
+    for ptr in task.answer.pointers:
+        if not 0 <= ptr.step < len(example.trace.steps):
+            continue
+        meaning = phraser.field(example.trace.steps[ptr.step], ptr.pointer)
+        missing = _qualifier_words(meaning.noun) - said
+        if missing:
+            return CheckResult(False, f"answer not named: the request asks for no {meaning.noun!r} "
+                                      f"({'/'.join(sorted(missing))}...)")
+    return CheckResult(True)
+
+
 # Words that name no particular thing: a link said only with these is not named.
 _GENERIC_WORDS = frozenset({
     "number", "name", "names", "code", "codes", "value", "values", "date", "time", "year", "info", "information",

@@ -127,7 +127,7 @@ def test_exploration_chains_real_outputs_across_two_servers() -> None:
     traces = build_traces(calls, limit=10, max_steps=4)
     multi = [t for t in traces if len(t.steps) >= 2]
     assert multi
-    from generators._chains import _time_frame, _asks_apart
+    from generators._chains import _asks_apart, _time_frame
 
     for trace in build_traces(calls, limit=200, max_steps=4):  # no chain joins two months, years or airports
         for step in trace.steps:

@@ -18,7 +18,7 @@ from validators import CHECKS, CheckContext, ReplayReport, replay_steps, value_i
 
 GATES = ("record_schema", "arguments_schema", "calls_succeeded", "provenance", "leakage",
          "no_tool_names", "answer_pointers", "answer_stated", "replay", "echo_field", "worth_asking",
-         "same_field_twice", "intermediate_hidden", "every_call_needed", "direction_kept", "link_named", "question_fits", "no_call_arithmetic", "plain_words", "grounded")
+         "same_field_twice", "intermediate_hidden", "every_call_needed", "direction_kept", "link_named", "question_fits", "answer_named", "no_call_arithmetic", "plain_words", "grounded")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import json
 import pytest
 
 from generators import FieldStats, choose_answer, template_task
-from schemas import ArgumentSource, DialogueTurn, Example, Trace
+from schemas import ArgumentSource, DialogueTurn, Example, Tool, Trace
 from validators import CHECKS, CheckContext, CheckResult
 
 from ._examples import (
@@ -48,7 +48,7 @@ def test_the_checks_tested_here_are_all_the_checks() -> None:
         # issue 18: gates on what is asked and what is said
         "constant_field", "echo_field", "worth_asking", "same_field_twice", "intermediate_hidden", "every_call_needed", "direction_kept",
         "link_named", "unit_kept", "no_call_arithmetic", "plain_words", "grounded", "not_copied", "withheld_hidden",
-        "question_fits",
+        "question_fits", "answer_named",
     }
 
 
@@ -576,6 +576,31 @@ def test_the_question_fits_what_the_answer_is(request_text: str, pointer: str, v
     assert result.passed is passes, result.reason
     if not passes:
         assert result.reason.startswith("question does not fit the answer: the request asks ")
+
+
+def test_the_request_names_the_answer_with_its_qualifiers() -> None:
+    """The head noun may be said in other words; what qualifies it may not be dropped."""
+    route = step("route_flights", {"dest": "LAX"}, {"dest": ArgumentSource(origin="user", how="seed")},
+                 {"count": 14})
+    carrier = step("carrier_info", {"carrier": "DL"}, {"carrier": ArgumentSource(origin="user", how="seed")},
+                   {"flights": 48110})
+    cases = [
+        (route, "/count", 14, "How many flights leave for LAX?", True),  # flights for departures: the head noun
+        (carrier, "/flights", 48110, "How many flights does DL operate from New York City airports?", True),
+        (carrier, "/flights", 48110, "How many flights from JFK to LAX does DL operate?", False),
+    ]
+    descriptions = {"count": "Number of departures that day.", "flights": "Departures from New York City airports."}
+    for s, pointer, value, text, passes in cases:
+        tool = Tool(toolset=s.toolset, name=s.tool, description="", input_schema={"type": "object"},
+                    side_effect="read", side_effect_source="annotations",
+                    output_schema={"type": "object", "properties": {
+                        pointer[1:]: {"type": "integer", "description": descriptions[pointer[1:]]}}})
+        ex = example(steps=[s], ans=answer(value, (0, pointer)), request=text, final_message=f"It is {value}.",
+                     user_values=dict(s.arguments)).model_copy(update={"tools": [tool]})
+        result = run("answer_named", ex)
+        assert result.passed is passes, (text, result.reason)
+    assert not passes and result.reason == ("answer not named: the request asks for no 'departures from New York "
+                                            "City airports' (airpo/city/york...)")
 
 
 def test_a_value_passed_on_in_another_unit_is_rejected() -> None:
