@@ -359,7 +359,15 @@ _ASKS: tuple[tuple[re.Pattern[str], str, frozenset[str]], ...] = (
      frozenset({"name", "text", "code", "id", "date", "datetime", "time", "flag"})),
     (re.compile(r"^(?:when|(?:at )?what time(?!\s+(?:zone|difference))|(?:on )?what date)\b"), "when",
      frozenset({"count", "name", "code", "id", "flag", "text"})),
+    # "What countries have holidays ...?" asks for things by name, not for how many
+    (re.compile(r"^(?:what|which) (?!(?:is|was|has|does|percentage|fraction|share|proportion|number|amount)s?\b)"
+                r"[a-z]{2,}(?<!s)s\b(?! (?:is|was)\b)"),
+     "which things", frozenset({"count", "number"})),
 )
+
+
+_ASK_START = re.compile(r"^(?:i'd like to know|i would like to know|i need to know|i want to know|please|could you|"
+                        r"can you|tell me|find|look up|show me)\b")
 
 
 def check_question_fits(example: Example, ctx: CheckContext) -> CheckResult:
@@ -370,10 +378,13 @@ def check_question_fits(example: Example, ctx: CheckContext) -> CheckResult:
     task = example.task
     if task.answer is None or task.kind == "parallel" or not task.answer.pointers:
         return CheckResult(True)
-    questions = [q for q in re.split(r"(?<=[?.!])\s+", task.user_request.strip()) if q.endswith("?")]
-    if not questions:
+    # the last ask: a question, or "I'd like to know ..." (which no pattern below reads, so it passes);
+    # "I'm planning a trip." asks nothing
+    asks = [q for q in re.split(r"(?<=[?.!])\s+", task.user_request.strip())
+            if q.endswith("?") or _ASK_START.match(q.casefold())]
+    if not asks:
         return CheckResult(True)
-    asked = re.sub(r"^(?:and|also|so|then|now|ok|okay)[, ]+", "", questions[-1].casefold()).strip()
+    asked = re.sub(r"^(?:and|also|so|then|now|ok|okay)[, ]+", "", asks[-1].casefold()).strip()
     ptr = task.answer.pointers[-1]
     if not 0 <= ptr.step < len(example.trace.steps):
         return CheckResult(True)

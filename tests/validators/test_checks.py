@@ -567,6 +567,10 @@ def test_a_request_that_drops_a_link_of_its_chain_is_rejected(request_text: str,
     ("When is the capital of France?", "/capital", "Paris", False),
     ("Where is the seat of government of France?", "/capital", "Paris", True),
     ("What time zone is the capital of France in?", "/capital", "Paris", True),
+    ("What countries are in Europe? I'd like to know the area of France.", "/area_km2", 551695, True),
+    ("What cities are in France? I'm asking for a trip.", "/area_km2", 551695, False),  # the last ask
+    ("What cities are in France?", "/area_km2", 551695, False),
+    ("What was the area of France?", "/area_km2", 551695, True),
 ])
 def test_the_question_fits_what_the_answer_is(request_text: str, pointer: str, value: object, passes: bool) -> None:
     country = country_step().model_copy(update={"output": {**COUNTRY_OUTPUT, "area_km2": 551695}})

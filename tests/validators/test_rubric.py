@@ -351,7 +351,7 @@ def test_judgement_records_rubric_identity(tmp_path: Path) -> None:
     [
         ("id: x\nroot: {id: a, check: writer\n", "not valid YAML: "),
         ("id: x\nroot:\n  id: a\n   children: []\n", "not valid YAML: "),
-        ("id: x\nroot: {id: a, check: nope}\n", "node 'a': unknown check 'nope' (known: answer_pointers, "),
+        ("id: x\nroot: {id: a, check: nope}\n", "node 'a': unknown check 'nope' (known: answer_named, answer_pointers, "),
         ("id: x\nroot:\n  id: a\n  children:\n    - {id: b, check: writer}\n    - {id: b, question: Q}\n",
          "node id 'b' is used twice"),
         ("id: x\nroot:\n  id: a\n  children:\n    - {id: a, check: writer}\n", "node id 'a' is used twice"),
