@@ -119,6 +119,11 @@ def role_of(param: str, schema: Mapping[str, Any], params: set[str], value: Any 
     if entity:
         return Role("for", entity, 0, show_noun=True, template=f"the {entity} {{v}}")
     expanded = " ".join(_ABBREV.get(t, t) for t in words_of(param))
+    owner = re.match(rf"^(?:the |an? )?([A-Za-z]+) {re.escape(expanded)}\b", description, flags=re.I)
+    if owner and owner.group(1).lower() not in ("the", "a", "an", "its", "unique", "official"):
+        # "Aircraft tail number (registration)": "the aircraft with tail number N14228", not "tail number N14228"
+        thing = owner.group(1).lower()
+        return Role("for", thing, 0, show_noun=True, template=f"the {thing} with {expanded} {{v}}")
     return Role("for", expanded, 0, show_noun=True)
 
 

@@ -201,6 +201,9 @@ _IDENTIFIER = re.compile(
 )
 
 
+_EARLIER_TURN = re.compile(r"(?i)\b(?:you (?:mentioned|said|told me|suggested|gave)|as (?:you|I) said|I mentioned)\b")
+
+
 def check_plain_words(example: Example, ctx: CheckContext) -> CheckResult:
     """Request, dialogue and answer contain no snake_case, camelCase, JSON pointer, "item N" or tool name,
     unless it is part of a value the user gives or a recorded output holds (a time zone 'America/New_York')."""
@@ -214,6 +217,8 @@ def check_plain_words(example: Example, ctx: CheckContext) -> CheckResult:
     tool_names = {s.tool for s in example.trace.steps} | {t.name for t in example.tools}
     texts = [("request", task.user_request), *(("dialogue", t.content) for t in task.dialogue),
              ("answer", task.final_message)]
+    if m := _EARLIER_TURN.search(task.user_request):  # the request is the first turn: nothing was said before it
+        return CheckResult(False, f"the request refers to an earlier turn there was none of: {m.group(0)!r}")
     for where, text in texts:
         for m in _IDENTIFIER.finditer(text):
             token = m.group(0)
@@ -263,7 +268,7 @@ _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-z]{2,}(?:\s+[A-Z][a-z]{2,})*)
 _COMMON = {"celsius", "fahrenheit", "kelvin", "utc", "gmt", "monday", "tuesday", "wednesday", "thursday", "friday",
            "saturday", "sunday", "january", "february", "march", "april", "may", "june", "july", "august",
            "september", "october", "november", "december", "i", "i'm", "i'd", "the", "what", "how", "could",
-           "can", "please", "thanks", "thank", "sure", "also", "and", "there", "it's", "that", "this"}
+           "can", "please", "thanks", "thank", "sure", "also", "and", "there", "it's", "that", "this", "english"}
 
 
 def unsupported_names(text: str, known: str) -> list[str]:

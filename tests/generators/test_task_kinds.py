@@ -228,3 +228,15 @@ def test_kinds_read_as_people_ask(built) -> None:
     for text in no_calls:  # "... on July 4, 2013 at 8 a.m. is 80.96 ... and on December 24, 2013 it is 33.98 ..."
         first, second = re.split(r" and |, while ", text, maxsplit=1)
         assert not any(d in second for d in re.findall(r"\w+ \d{1,2}, \d{4}", first)), text
+
+
+def test_an_identifier_is_said_with_the_thing_it_identifies() -> None:
+    """'Aircraft tail number (registration)': 'the aircraft with tail number N14228' (a model rewrites a bare
+    'tail number N14228' into 'the flight with tail number ...')."""
+    from generators._roles import role_of
+
+    role = role_of("tailnum", {"type": "string", "description": "Aircraft tail number (registration), e.g. 'N14228'."},
+                   {"tailnum"}, "N14228")
+    assert (role.noun, role.template.format(v="N14228")) == ("aircraft", "the aircraft with tail number N14228")
+    plain = role_of("tailnum", {"type": "string"}, {"tailnum"}, "N14228")
+    assert plain.noun == "tail number" and plain.template is None

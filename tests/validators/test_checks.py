@@ -663,6 +663,12 @@ def test_identifiers_in_the_request_are_rejected(request_text: str, token: str) 
     assert fails("plain_words", ex) == f"identifier in the request: {token!r}"
 
 
+def test_a_first_message_cannot_refer_to_an_earlier_turn() -> None:
+    """A rewrite's 'at the time you mentioned' in the opening request points at a turn that never happened."""
+    ex = example(request="What time zone is the capital of France in, the one you mentioned?")
+    assert fails("plain_words", ex) == "the request refers to an earlier turn there was none of: 'you mentioned'"
+
+
 def test_identifier_like_user_values_are_allowed() -> None:
     ex = example(steps=[country_step(), timezone_step(output={"timezone": "America/New_York"})],
                  ans=answer("America/New_York"), final_message="It is in America/New_York.")
