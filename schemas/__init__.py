@@ -69,6 +69,7 @@ from ._export_rows import (
     VerlSftToolCall,
 )
 from ._fastschema import UnsupportedSchema, compile_schema
+from ._grounded import unsupported_numbers
 from ._hashing import canonical_json, content_hash
 from ._jsonschema import RECORD_MODELS, SCHEMA_DIR, json_schema, write_json_schemas
 from ._records import (
@@ -144,7 +145,6 @@ from ._text import (
     parse_when,
     times_in,
     unit_dimension,
-    unsupported_numbers,
     value_hint,
     value_in_text,
     values_equal,
