@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from schemas import ArgumentSource, Step, Trace
 
 from ._explore import ExploredCall
+from ._phrasing import words_of
 
 
 def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: int) -> Trace | None:
@@ -64,12 +65,15 @@ def trace_for(call: ExploredCall, by_obs: dict[str, ExploredCall], max_steps: in
     return Trace(steps=steps)
 
 
+_ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-\d{2}")
+
+
 def _time_frame(arguments: dict[str, object]) -> dict[str, int]:
     """The year and month a call's arguments ask about: a date's, or a 'month' / 'year' parameter's."""
     frame: dict[str, int] = {}
     for param, value in arguments.items():
-        words = set(re.split(r"[^a-z]+", param.lower()))
-        if isinstance(value, str) and (m := _ISO_DAY.match(value)):
+        words = set(words_of(param))
+        if isinstance(value, str) and (m := _ISO_DAY.match(value)):  # not parse_when: it reads '09:30' as today
             frame.setdefault("year", int(m.group(1)))
             frame.setdefault("month", int(m.group(2)))
         elif isinstance(value, int) and not isinstance(value, bool):
@@ -87,9 +91,6 @@ def _asks_apart(parent: dict[str, object], child: dict[str, object]) -> bool:
     if any(k in a and k in b and a[k] != b[k] for k in ("year", "month")):
         return True
     return any(p in parent and parent[p] != v for p, v in child.items())
-
-
-_ISO_DAY = re.compile(r"^(\d{4})-(\d{2})-\d{2}")
 
 
 def build_traces(

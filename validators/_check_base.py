@@ -62,7 +62,7 @@ def _aliases(example: Example) -> dict[str, set[str]]:
     return aliases
 
 
-def _answer_unit(example: Example, k: int, pointer: str) -> tuple[str | None, str | None]:
+def _answer_unit_and_hint(example: Example, k: int, pointer: str) -> tuple[str | None, str | None]:
     """The unit the answer was recorded in (from the output's schema, its field name or a sibling unit),
     and its hint: 'hour' for an hour of the day, which a person says as "2 p.m."."""
     steps = example.trace.steps

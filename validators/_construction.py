@@ -18,7 +18,7 @@ from jsonschema.exceptions import SchemaError, UnknownType
 from generators import resolve_pointer
 from schemas import Answer, Example, answer_in_text, call_key, json_schema, normalise_text, value_in_text, values_equal
 
-from ._check_base import CheckContext, CheckResult, _aliases, _answer_unit, _param_hint, _where
+from ._check_base import CheckContext, CheckResult, _aliases, _answer_unit_and_hint, _param_hint, _where
 
 
 @functools.cache
@@ -241,7 +241,7 @@ def check_answer_stated(example: Example, ctx: CheckContext) -> CheckResult:
     aliases = _aliases(example)
     for ptr, value in zip(answer.pointers, answer.values()):
         single = Answer(pointers=[ptr], value=value, normaliser=answer.normaliser)
-        unit, hint = _answer_unit(example, ptr.step, ptr.pointer)
+        unit, hint = _answer_unit_and_hint(example, ptr.step, ptr.pointer)
         if not answer_in_text(single, final, aliases=aliases, unit=unit, hint=hint):
             return CheckResult(False, f"the final message does not state the answer {value!r}")
     return CheckResult(True)

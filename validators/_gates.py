@@ -425,7 +425,7 @@ def check_answer_named(example: Example, ctx: CheckContext) -> CheckResult:
     task = example.task
     if task.answer is None:
         return CheckResult(True)
-    said = {w[:5] for w in re.findall(r"[a-z]{4,}", task.user_text().casefold())}
+    said = _named_words(task.user_text())
     phraser = Phraser(example.tools)
     for ptr in task.answer.pointers:
         if not 0 <= ptr.step < len(example.trace.steps):
@@ -464,7 +464,7 @@ def check_link_named(example: Example, ctx: CheckContext) -> CheckResult:
     steps = example.trace.steps
     if len(steps) < 2:
         return CheckResult(True)
-    said = {w[:5] for w in re.findall(r"[a-z]{4,}", example.task.user_text().casefold())}
+    said = _named_words(example.task.user_text())
     phraser = Phraser(example.tools)
     for k, step in enumerate(steps):
         linked = [(p, s) for p, s in step.sources.items()
